@@ -1,0 +1,303 @@
+"""Normalized events -> LangChain message chunks and messages.
+
+One `MessageBuilder` per response. `chunk(events)` turns the events of one network read
+into one `AIMessageChunk` (or nothing, when the read carried only metadata);
+`final_chunk()` carries what must appear exactly once: usage, finish reason, model name,
+provider state, with `chunk_position="last"`. `message(events)` builds the non-streamed
+`AIMessage` from the same events, so both paths agree.
+
+Representation (`output_version` unset, "v0"): text is the string `content`; reasoning
+is `additional_kwargs["reasoning_content"]`; tool calls are `tool_call_chunks` with a
+stable integer index, id and name on the first chunk only. With `output_version="v1"`
+content is a list of standard blocks whose `index` values are `lc_`-prefixed strings, so
+that LangChain merges reasoning, text and each tool call into separate blocks.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    InvalidToolCall,
+    ToolCall,
+    ToolCallChunk,
+)
+from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
+
+from langchain_bhumi.core.events import (
+    Finish,
+    ProviderState,
+    ReasoningDelta,
+    RefusalDelta,
+    ResponseInfo,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallDone,
+    Usage,
+)
+from langchain_bhumi.protocols.openai_chat import TOOL_CALL_EXTRAS
+
+logger = logging.getLogger("langchain_bhumi")
+
+MODEL_PROVIDER = "bhumi"
+
+
+def usage_metadata(usage: Usage) -> UsageMetadata:
+    """LangChain usage metadata: input includes cached tokens; details only when known."""
+    total = usage.total_tokens
+    result = UsageMetadata(
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        total_tokens=total if total is not None else usage.input_tokens + usage.output_tokens,
+    )
+    input_details = InputTokenDetails()
+    if usage.cache_read is not None:
+        input_details["cache_read"] = usage.cache_read
+    if usage.cache_creation is not None:
+        input_details["cache_creation"] = usage.cache_creation
+    if usage.input_audio is not None:
+        input_details["audio"] = usage.input_audio
+    if input_details:
+        result["input_token_details"] = input_details
+    output_details = OutputTokenDetails()
+    if usage.reasoning is not None:
+        output_details["reasoning"] = usage.reasoning
+    if usage.output_audio is not None:
+        output_details["audio"] = usage.output_audio
+    if output_details:
+        result["output_token_details"] = output_details
+    return result
+
+
+class MessageBuilder:
+    """Builds the LangChain side of one response from its events.
+
+    Args:
+        v1: Emit standard content blocks (`output_version="v1"`).
+        model_name: Fallback model name when the response names none.
+    """
+
+    __slots__ = (
+        "_done",
+        "_finish",
+        "_id",
+        "_info",
+        "_state",
+        "_usage",
+        "_v1",
+        "model_name",
+    )
+
+    def __init__(self, *, v1: bool = False, model_name: str | None = None) -> None:
+        self._v1 = v1
+        self.model_name = model_name
+        self._id: str | None = None
+        self._info: ResponseInfo | None = None
+        self._usage: Usage | None = None
+        self._finish: Finish | None = None
+        self._state: dict[str, Any] = {}
+        self._done: list[ToolCallDone] = []
+
+    # --- streaming -------------------------------------------------------------------
+
+    def chunk(self, events: list[StreamEvent]) -> AIMessageChunk | None:
+        """One chunk for the events of one network read, or `None` if nothing to show."""
+        text: list[str] = []
+        reasoning: list[str] = []
+        refusal: list[str] = []
+        calls: dict[int, ToolCallChunk] = {}
+        for event in events:
+            kind = type(event)
+            if kind is TextDelta:
+                text.append(event.text)  # type: ignore[union-attr]
+            elif kind is ToolCallDelta:
+                assert isinstance(event, ToolCallDelta)
+                known = calls.get(event.index)
+                if known is None:
+                    calls[event.index] = ToolCallChunk(
+                        name=event.name,
+                        args=event.args,
+                        id=event.id,
+                        index=event.index,
+                        type="tool_call_chunk",
+                    )
+                else:
+                    known["args"] = (known["args"] or "") + event.args
+            elif kind is ReasoningDelta:
+                reasoning.append(event.text)  # type: ignore[union-attr]
+            else:
+                self._record(event)
+                if kind is RefusalDelta:
+                    refusal.append(event.text)  # type: ignore[union-attr]
+        if not (text or calls or reasoning or refusal):
+            return None
+        kwargs: dict[str, Any] = {}
+        if reasoning:
+            kwargs["reasoning_content"] = "".join(reasoning)
+        if refusal:
+            kwargs["refusal"] = "".join(refusal)
+        joined = "".join(text)
+        call_chunks = list(calls.values())
+        content: str | list[str | dict[str, Any]] = joined
+        metadata: dict[str, Any] = {}
+        if self._v1:
+            content = _v1_blocks(kwargs.get("reasoning_content"), joined, call_chunks)
+            metadata["output_version"] = "v1"
+        return AIMessageChunk(
+            content=content,
+            additional_kwargs=kwargs,
+            tool_call_chunks=call_chunks,
+            response_metadata=metadata,
+            id=self._id,
+        )
+
+    def final_chunk(self) -> AIMessageChunk:
+        """The last chunk: usage, finish reason, model, provider state; `chunk_position="last"`."""
+        metadata = self._response_metadata()
+        if self._v1:
+            metadata["output_version"] = "v1"
+        return AIMessageChunk(
+            content=[] if self._v1 else "",
+            additional_kwargs=self._state_kwargs(),
+            usage_metadata=usage_metadata(self._usage) if self._usage else None,
+            response_metadata=metadata,
+            id=self._id,
+            chunk_position="last",
+        )
+
+    # --- whole response ----------------------------------------------------------------
+
+    def message(self, events: list[StreamEvent]) -> AIMessage:
+        """The complete message of a non-streamed response."""
+        text: list[str] = []
+        reasoning: list[str] = []
+        refusal: list[str] = []
+        for event in events:
+            kind = type(event)
+            if kind is TextDelta:
+                text.append(event.text)  # type: ignore[union-attr]
+            elif kind is ReasoningDelta:
+                reasoning.append(event.text)  # type: ignore[union-attr]
+            elif kind is not ToolCallDelta:
+                self._record(event)
+                if kind is RefusalDelta:
+                    refusal.append(event.text)  # type: ignore[union-attr]
+        tool_calls, invalid = self._calls()
+        kwargs = self._state_kwargs()
+        if reasoning:
+            kwargs["reasoning_content"] = "".join(reasoning)
+        if refusal:
+            kwargs["refusal"] = "".join(refusal)
+        joined = "".join(text)
+        metadata = self._response_metadata()
+        content: str | list[str | dict[str, Any]] = joined
+        if self._v1:
+            content = _v1_blocks(kwargs.get("reasoning_content"), joined, [])
+            for block in content:
+                block.pop("index", None)  # type: ignore[union-attr]
+            content.extend({"type": "tool_call", **call} for call in tool_calls)
+            content.extend(dict(call) for call in invalid)
+            metadata["output_version"] = "v1"
+        return AIMessage(
+            content=content,
+            additional_kwargs=kwargs,
+            tool_calls=tool_calls,
+            invalid_tool_calls=invalid,
+            usage_metadata=usage_metadata(self._usage) if self._usage else None,
+            response_metadata=metadata,
+            id=self._id,
+        )
+
+    # --- shared ------------------------------------------------------------------------
+
+    @property
+    def finished_calls(self) -> list[ToolCallDone]:
+        """Tool calls completed so far, with their parsed arguments or parse errors."""
+        return self._done
+
+    def _record(self, event: StreamEvent) -> None:
+        if isinstance(event, ToolCallDone):
+            self._done.append(event)
+            if event.error is not None:
+                logger.warning(
+                    "tool call %s (%s) has invalid arguments: %s; raw arguments: %.200r",
+                    event.name,
+                    event.id,
+                    event.error,
+                    event.args_text,
+                )
+        elif isinstance(event, ResponseInfo):
+            self._info = event
+            if event.id and self._id is None:
+                self._id = event.id
+        elif isinstance(event, Usage):
+            self._usage = event
+        elif isinstance(event, Finish):
+            self._finish = event
+        elif isinstance(event, ProviderState):
+            self._state[event.key] = event.value
+
+    def _calls(self) -> tuple[list[ToolCall], list[InvalidToolCall]]:
+        valid: list[ToolCall] = []
+        invalid: list[InvalidToolCall] = []
+        for call in self._done:
+            if call.args is not None and call.error is None:
+                valid.append(ToolCall(name=call.name, args=call.args, id=call.id, type="tool_call"))
+            else:
+                invalid.append(
+                    InvalidToolCall(
+                        name=call.name,
+                        args=call.args_text,
+                        id=call.id,
+                        error=call.error,
+                        type="invalid_tool_call",
+                    )
+                )
+        return valid, invalid
+
+    def _state_kwargs(self) -> dict[str, Any]:
+        kwargs = dict(self._state)
+        extras = {call.id: call.extras for call in self._done if call.extras}
+        if extras:
+            kwargs[TOOL_CALL_EXTRAS] = extras
+        return kwargs
+
+    def _response_metadata(self) -> dict[str, Any]:
+        info = self._info
+        metadata: dict[str, Any] = {"model_provider": MODEL_PROVIDER}
+        model = (info.model if info else None) or self.model_name
+        if model:
+            metadata["model_name"] = model
+        if self._finish is not None:
+            metadata["finish_reason"] = self._finish.reason
+            native = self._finish.native
+            if native is not None and native != self._finish.reason:
+                metadata["native_finish_reason"] = native
+        if info is not None:
+            metadata.update(info.extra)
+        return metadata
+
+
+def _v1_blocks(
+    reasoning: str | None, text: str, calls: list[ToolCallChunk]
+) -> list[str | dict[str, Any]]:
+    blocks: list[str | dict[str, Any]] = []
+    if reasoning:
+        blocks.append({"type": "reasoning", "reasoning": reasoning, "index": "lc_rs_0"})
+    if text:
+        blocks.append({"type": "text", "text": text, "index": "lc_txt_0"})
+    for call in calls:
+        blocks.append(
+            {
+                "type": "tool_call_chunk",
+                "id": call["id"],
+                "name": call["name"],
+                "args": call["args"],
+                "index": f"lc_tc_{call['index']}",
+            }
+        )
+    return blocks

@@ -1,0 +1,609 @@
+"""`ChatBhumi`: one LangChain chat model for every provider, on a fast streaming core."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from operator import itemgetter
+from typing import Any, Literal
+
+import httpx
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
+from langchain_core.output_parsers.openai_tools import (
+    JsonOutputKeyToolsParser,
+    PydanticToolsParser,
+)
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from langchain_core.utils.pydantic import is_basemodel_subclass
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+
+from langchain_bhumi._output import MessageBuilder
+from langchain_bhumi._version import __version__
+from langchain_bhumi.core.transport import HTTPRequest, RetryPolicy, Timeouts, Transport
+from langchain_bhumi.protocols import ChatProtocol, ChatRequest, get_protocol
+from langchain_bhumi.providers import ResolvedModel, endpoint_url, resolve_model
+
+StructuredOutputMethod = Literal["function_calling", "json_schema", "json_mode"]
+
+# Call-time keyword arguments that map onto ChatRequest fields; anything else goes to the body.
+_REQUEST_FIELDS = frozenset(
+    {
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "response_format",
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "seed",
+    }
+)
+
+
+class ChatBhumi(BaseChatModel):
+    """One chat model for every provider: OpenAI and every OpenAI-compatible server.
+
+    Streams tool calls that are never silently wrong (calls keyed correctly whatever the
+    server does with `index` and `id`, invalid arguments reported, never `{}`), never
+    hangs (connect, idle and total timeouts), and is built for speed (no per-event
+    pydantic objects, one chunk per network read, one connection pool per instance).
+
+    Setup:
+        ```bash
+        pip install langchain-bhumi
+        export OPENAI_API_KEY="sk-..."   # or GROQ_API_KEY, OPENROUTER_API_KEY, ...
+        ```
+
+    Key init args - model:
+        model: `"provider/model"`; everything after the first `/` is the model name
+            (`"vllm/meta-llama/Llama-3-8B"`). Providers: openai, groq, openrouter,
+            mistral, deepseek, xai, together, fireworks, cerebras, sambanova, perplexity,
+            huggingface, moonshot, zai, nvidia, dashscope, ollama, llamacpp, vllm,
+            lmstudio, or any name with an explicit `base_url`.
+        temperature: Sampling temperature.
+        max_tokens: Maximum number of tokens to generate.
+        stop: Stop sequences.
+        model_kwargs: Extra request body fields (e.g. `{"reasoning_effort": "low"}`).
+
+    Key init args - client:
+        api_key: API key; read from the provider's variable (`OPENAI_API_KEY`,
+            `GROQ_API_KEY`, ...) when not given.
+        base_url: Server URL, with or without `/v1` (`http://127.0.0.1:8080`).
+        timeout: Idle timeout in seconds: the longest wait for response headers and
+            between two reads of a stream.
+        connect_timeout: Connection timeout in seconds.
+        total_timeout: Optional overall deadline per call, in seconds.
+        max_retries: Retries for 408/409/429/5xx and connection failures, before any
+            output reached you.
+
+    Instantiate:
+        ```python
+        from langchain_bhumi import ChatBhumi
+
+        llm = ChatBhumi(model="openai/gpt-4o-mini", temperature=0)
+        local = ChatBhumi(model="llamacpp/qwen2.5-coder", base_url="http://127.0.0.1:8080")
+        ```
+
+    Invoke:
+        ```python
+        messages = [
+            ("system", "Translate the user sentence to French."),
+            ("human", "I love programming."),
+        ]
+        llm.invoke(messages)
+        # AIMessage(content="J'adore la programmation.", response_metadata={
+        #     "finish_reason": "stop", "model_name": "gpt-4o-mini-2024-07-18",
+        #     "model_provider": "bhumi"}, usage_metadata={...})
+        ```
+
+    Stream:
+        ```python
+        for chunk in llm.stream(messages):
+            print(chunk.text, end="", flush=True)
+        ```
+        Usage, finish reason and model name arrive once, on the last chunk
+        (`chunk.chunk_position == "last"`), so summing chunks counts usage once.
+
+    Async:
+        ```python
+        await llm.ainvoke(messages)
+        async for chunk in llm.astream(messages):
+            ...
+        ```
+
+    Tool calling:
+        ```python
+        from pydantic import BaseModel, Field
+
+
+        class GetWeather(BaseModel):
+            '''Get the current weather in a given location'''
+
+            location: str = Field(..., description="The city, e.g. Paris")
+
+
+        llm_with_tools = llm.bind_tools([GetWeather], tool_choice="any")
+        msg = llm_with_tools.invoke("What is the weather in Paris and in Lyon?")
+        msg.tool_calls
+        # [{"name": "GetWeather", "args": {"location": "Paris"}, "id": "call_...", ...},
+        #  {"name": "GetWeather", "args": {"location": "Lyon"}, "id": "call_...", ...}]
+        ```
+        Arguments that are not a JSON object land in `msg.invalid_tool_calls` with the
+        raw text and the parse error.
+
+    Agents:
+        ```python
+        from langchain.agents import create_agent
+
+        agent = create_agent(llm, tools=[get_weather])
+        for token, metadata in agent.stream(
+            {"messages": [("user", "Weather in Paris?")]}, stream_mode="messages"
+        ):
+            print(token.content_blocks)
+        ```
+
+    Structured output:
+        ```python
+        class Joke(BaseModel):
+            setup: str
+            punchline: str
+
+
+        llm.with_structured_output(Joke).invoke("Tell me a joke about cats")
+        # Joke(setup="...", punchline="...")
+        ```
+        Methods: `"function_calling"` (default, a forced tool call; works on the most
+        servers), `"json_schema"` (`response_format` with a schema) and `"json_mode"`.
+
+    Reasoning:
+        Reasoning text (`reasoning_content`/`reasoning` on the wire) is kept out of the
+        answer: `msg.additional_kwargs["reasoning_content"]`, and a `reasoning` block in
+        `msg.content_blocks` (or in `content` with `output_version="v1"`).
+
+    Usage metadata:
+        ```python
+        msg.usage_metadata
+        # {"input_tokens": 28, "output_tokens": 5, "total_tokens": 33,
+        #  "input_token_details": {"cache_read": 0},
+        #  "output_token_details": {"reasoning": 0}}
+        ```
+
+    Errors:
+        Failures raise `langchain_bhumi.BhumiError` subclasses that say what happened and
+        where: `ProviderHTTPError` (status, provider, request id, body excerpt),
+        `BhumiTimeoutError` (`.phase`: connect, waiting for headers, between chunks,
+        total), `BrokenStreamError` (cut, invalid data, in-stream error),
+        `MissingAPIKeyError` (names the variable to set).
+    """
+
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+
+    model: str = Field(alias="model_name")
+    """`"provider/model"`, e.g. `"openai/gpt-4o-mini"` or `"ollama/qwen2.5"`."""
+    provider: str | None = None
+    """Provider name; when given, `model` is used whole (no `provider/` prefix needed)."""
+    api_key: SecretStr | None = None
+    """API key; defaults to the provider's environment variable."""
+    base_url: str | None = None
+    """Server base URL; defaults to the provider's (or `<PROVIDER>_BASE_URL`)."""
+    temperature: float | None = None
+    max_tokens: int | None = Field(default=None, alias="max_completion_tokens")
+    top_p: float | None = None
+    seed: int | None = None
+    stop: list[str] | None = Field(default=None, alias="stop_sequences")
+    timeout: float | None = Field(default=60.0, alias="request_timeout")
+    """Idle timeout (s): the longest wait for headers and between two reads of a stream."""
+    connect_timeout: float | None = 10.0
+    total_timeout: float | None = None
+    """Overall deadline per call (s), checked after every read; `None` for no deadline."""
+    max_retries: int = 2
+    streaming: bool = False
+    """Stream under the hood even for `invoke` (the result is the same message)."""
+    stream_usage: bool = True
+    """Ask for usage in streams (`stream_options.include_usage`); turn off for servers
+    that reject the field."""
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Extra fields for the request body."""
+    default_headers: dict[str, str] | None = None
+    http_client: httpx.Client | None = Field(default=None, exclude=True)
+    """An `httpx.Client` to use instead of the private pool (you close it)."""
+    http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
+    """An `httpx.AsyncClient` to use instead of the private pools (you close it)."""
+
+    _resolved: ResolvedModel = PrivateAttr()
+    _protocol: ChatProtocol = PrivateAttr()
+    _transport: Transport = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _configure(self) -> ChatBhumi:
+        self._resolved = resolve_model(self.model, provider=self.provider, base_url=self.base_url)
+        spec = self._resolved.spec
+        explicit = self.api_key.get_secret_value() if self.api_key else None
+        key = spec.require_api_key(explicit)
+        if key is not None and self.api_key is None:
+            self.api_key = SecretStr(key)
+        self._protocol = get_protocol(spec.protocol)
+        self._transport = Transport(
+            provider=spec.name,
+            timeouts=Timeouts(
+                connect=self.connect_timeout, idle=self.timeout, total=self.total_timeout
+            ),
+            retry=RetryPolicy(max_retries=self.max_retries),
+            secrets=(key,),
+            http_client=self.http_client,
+            http_async_client=self.http_async_client,
+        )
+        return self
+
+    # --- LangChain metadata ------------------------------------------------------------
+
+    @property
+    def _llm_type(self) -> str:
+        return "bhumi-chat"
+
+    @property
+    def model_name(self) -> str:
+        """The model name sent to the provider (without the `provider/` prefix)."""
+        return self._resolved.model
+
+    @property
+    def provider_name(self) -> str:
+        """The provider's registry name."""
+        return self._resolved.spec.name
+
+    @property
+    def endpoint(self) -> str:
+        """The URL requests go to."""
+        return self._endpoint(self._resolved.model, stream=False)
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "model": self._resolved.model,
+            "provider": self._resolved.spec.name,
+            "base_url": self._resolved.base_url,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "top_p": self.top_p,
+            "seed": self.seed,
+            "stop": self.stop,
+            **self.model_kwargs,
+        }
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = LangSmithParams(
+            ls_provider=self._resolved.spec.name,
+            ls_model_name=self._call_model(kwargs.get("model")),
+            ls_model_type="chat",
+        )
+        temperature = kwargs.get("temperature", self.temperature)
+        if temperature is not None:
+            params["ls_temperature"] = temperature
+        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        if max_tokens is not None:
+            params["ls_max_tokens"] = max_tokens
+        stop = stop or self.stop
+        if stop:
+            params["ls_stop"] = stop
+        return params
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        return ["langchain_bhumi", "chat_models"]
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        env = self._resolved.spec.api_key_env
+        return {"api_key": env[0]} if env else {}
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection pool (the model reopens one if used again)."""
+        self._transport.close()
+
+    async def aclose(self) -> None:
+        """Close the connection pools of this thread's event loop and the sync pool."""
+        await self._transport.aclose()
+
+    def __enter__(self) -> ChatBhumi:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> ChatBhumi:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # --- calls -------------------------------------------------------------------------
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        request, builder = self._prepare(messages, stop, stream=False, kwargs=kwargs)
+        body = self._transport.post(request)
+        return self._result(builder.message(self._protocol.decode_response(body)))
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        request, builder = self._prepare(messages, stop, stream=False, kwargs=kwargs)
+        body = await self._transport.apost(request)
+        return self._result(builder.message(self._protocol.decode_response(body)))
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        request, builder = self._prepare(messages, stop, stream=True, kwargs=kwargs)
+        decoder = self._protocol.stream_decoder()
+        for events in self._transport.stream(request, decoder):
+            chunk = builder.chunk(events)
+            if chunk is not None:
+                yield ChatGenerationChunk(message=chunk)
+        yield ChatGenerationChunk(message=builder.final_chunk())
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        request, builder = self._prepare(messages, stop, stream=True, kwargs=kwargs)
+        decoder = self._protocol.stream_decoder()
+        async for events in self._transport.astream(request, decoder):
+            chunk = builder.chunk(events)
+            if chunk is not None:
+                yield ChatGenerationChunk(message=chunk)
+        yield ChatGenerationChunk(message=builder.final_chunk())
+
+    # --- request building --------------------------------------------------------------
+
+    def _call_model(self, override: Any) -> str:
+        if not override:
+            return self._resolved.model
+        prefix = self._resolved.spec.name + "/"
+        name = str(override)
+        return name[len(prefix) :] if name.startswith(prefix) else name
+
+    def _endpoint(self, model: str, *, stream: bool) -> str:
+        spec = self._resolved.spec
+        root = spec.root if spec.root is not None else self._protocol.default_root
+        return endpoint_url(
+            self._resolved.base_url, root, self._protocol.path(model, stream=stream)
+        )
+
+    def _prepare(
+        self,
+        messages: Sequence[BaseMessage],
+        stop: list[str] | None,
+        *,
+        stream: bool,
+        kwargs: dict[str, Any],
+    ) -> tuple[HTTPRequest, MessageBuilder]:
+        spec = self._resolved.spec
+        extra = dict(kwargs)
+        extra.pop("stream", None)
+        model = self._call_model(extra.pop("model", None))
+        fields = {name: extra.pop(name) for name in _REQUEST_FIELDS & extra.keys()}
+        call_stop = extra.pop("stop", None) or stop or self.stop
+        chat_request = ChatRequest(
+            model=model,
+            messages=messages,
+            stream=stream,
+            tools=fields.get("tools") or None,
+            tool_choice=fields.get("tool_choice"),
+            parallel_tool_calls=fields.get("parallel_tool_calls"),
+            response_format=fields.get("response_format"),
+            temperature=fields.get("temperature", self.temperature),
+            top_p=fields.get("top_p", self.top_p),
+            max_tokens=fields.get("max_tokens", self.max_tokens),
+            stop=call_stop or None,
+            seed=fields.get("seed", self.seed),
+            include_usage=self.stream_usage and spec.stream_options,
+            max_tokens_field=spec.max_tokens_field,
+            send_reasoning=spec.send_reasoning,
+            extra_body={**self.model_kwargs, **extra},
+        )
+        api_key = self.api_key.get_secret_value() if self.api_key else None
+        headers = {
+            "user-agent": f"langchain-bhumi/{__version__}",
+            **spec.default_headers,
+            **(self.default_headers or {}),
+            **self._protocol.auth_headers(api_key),
+        }
+        request = HTTPRequest(
+            url=self._endpoint(model, stream=stream),
+            headers=headers,
+            body=self._protocol.encode_request(chat_request),
+            stream=stream,
+            has_tools=bool(chat_request.tools),
+        )
+        builder = MessageBuilder(v1=self.output_version == "v1", model_name=model)
+        return request, builder
+
+    def _result(self, message: AIMessage) -> ChatResult:
+        # No llm_output: LangChain would merge it into response_metadata, and the
+        # streamed and non-streamed messages would differ.
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    # --- tools and structured output -----------------------------------------------------
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: dict[str, Any] | str | bool | None = None,
+        parallel_tool_calls: bool | None = None,
+        strict: bool | None = None,
+        response_format: dict[str, Any] | type | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools (functions, pydantic models, LangChain tools or JSON schemas).
+
+        Args:
+            tools: The tools the model may call.
+            tool_choice: `"auto"`, `"any"`/`"required"` (must call one), `"none"`, a tool
+                name (must call that one), `True` (must call the only tool), or a
+                provider-format dict.
+            parallel_tool_calls: Allow (`True`) or forbid (`False`) several calls in one
+                turn; `None` leaves the server default.
+            strict: Ask for schema-exact arguments (OpenAI `strict` function calling).
+            response_format: Also constrain the final answer (a schema or an OpenAI
+                `response_format` dict).
+            kwargs: Passed to `bind` (request body fields, `model`, `stop`, ...).
+
+        Example:
+            ```python
+            def get_weather(city: str) -> str:
+                '''Current weather for a city.'''
+                return "sunny"
+
+
+            llm.bind_tools([get_weather], tool_choice="get_weather").invoke("Paris?")
+            ```
+        """
+        formatted = [convert_to_openai_tool(tool, strict=strict) for tool in tools]
+        names = [t["function"]["name"] for t in formatted if "function" in t]
+        if tool_choice is not None and tool_choice is not False:
+            kwargs["tool_choice"] = _tool_choice(tool_choice, names)
+        if parallel_tool_calls is not None:
+            kwargs["parallel_tool_calls"] = parallel_tool_calls
+        if response_format is not None:
+            kwargs["response_format"] = _response_format(response_format, strict)
+        return super().bind(tools=formatted, **kwargs)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type,
+        *,
+        method: StructuredOutputMethod = "function_calling",
+        include_raw: bool = False,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
+        """A runnable that returns output matching `schema`.
+
+        Args:
+            schema: A pydantic model, TypedDict, or JSON schema / OpenAI function dict.
+            method: `"function_calling"` (default: the model is forced to call a tool
+                shaped like the schema; the most widely supported), `"json_schema"`
+                (`response_format` with the schema) or `"json_mode"` (JSON object output;
+                describe the shape in the prompt).
+            include_raw: Return `{"raw": AIMessage, "parsed": ..., "parsing_error": ...}`
+                instead of raising on parse errors.
+            strict: Ask the server to enforce the schema exactly.
+            kwargs: Passed to `bind`.
+
+        Example:
+            ```python
+            class Answer(BaseModel):
+                answer: str
+                confidence: float
+
+
+            structured = llm.with_structured_output(Answer, method="json_schema")
+            structured.invoke("What is the capital of France?")
+            # Answer(answer="Paris", confidence=0.98)
+            ```
+        """
+        is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
+        tool = convert_to_openai_tool(schema, strict=strict)
+        trace = {"kwargs": {"method": method, "strict": strict}, "schema": tool}
+        parser: Runnable[Any, Any]
+        if method == "function_calling":
+            name = tool["function"]["name"]
+            llm = self.bind_tools(
+                [schema],
+                tool_choice=name,
+                parallel_tool_calls=False,
+                strict=strict,
+                ls_structured_output_format=trace,
+                **kwargs,
+            )
+            parser = (
+                PydanticToolsParser(tools=[schema], first_tool_only=True)  # type: ignore[list-item]
+                if is_pydantic
+                else JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
+            )
+        elif method in ("json_schema", "json_mode"):
+            response_format = (
+                _response_format(schema, strict)
+                if method == "json_schema"
+                else {"type": "json_object"}
+            )
+            llm = self.bind(
+                response_format=response_format, ls_structured_output_format=trace, **kwargs
+            )
+            parser = (
+                PydanticOutputParser(pydantic_object=schema)  # type: ignore[arg-type]
+                if is_pydantic
+                else JsonOutputParser()
+            )
+        else:
+            raise ValueError(
+                f"method must be 'function_calling', 'json_schema' or 'json_mode', not {method!r}"
+            )
+        if not include_raw:
+            return llm | parser
+        parsed = RunnablePassthrough.assign(
+            parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
+        )
+        fallback = RunnablePassthrough.assign(parsed=lambda _: None)
+        return RunnableMap(raw=llm) | parsed.with_fallbacks(
+            [fallback], exception_key="parsing_error"
+        )
+
+
+def _tool_choice(choice: dict[str, Any] | str | bool, names: list[str]) -> dict[str, Any] | str:
+    if choice is True:
+        if len(names) != 1:
+            raise ValueError(f"tool_choice=True needs exactly one tool, got {len(names)}: {names}")
+        return names[0]
+    if isinstance(choice, dict):
+        return choice
+    if choice == "any":
+        return "required"
+    if choice in ("auto", "none", "required") or choice in names:
+        return choice
+    raise ValueError(
+        f"tool_choice {choice!r} is not 'auto', 'any', 'required', 'none' or a bound tool "
+        f"name ({', '.join(names) or 'no tools bound'})"
+    )
+
+
+def _response_format(schema: dict[str, Any] | type, strict: bool | None) -> dict[str, Any]:
+    """An OpenAI `response_format` dict for a schema (dicts with a `type` pass through)."""
+    if isinstance(schema, dict) and schema.get("type") in ("json_schema", "json_object", "text"):
+        return schema
+    function = convert_to_openai_tool(schema, strict=strict)["function"]
+    json_schema: dict[str, Any] = {"name": function["name"], "schema": function["parameters"]}
+    if function.get("description"):
+        json_schema["description"] = function["description"]
+    if strict is not None:
+        json_schema["strict"] = strict
+    return {"type": "json_schema", "json_schema": json_schema}

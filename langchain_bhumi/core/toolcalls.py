@@ -1,0 +1,240 @@
+"""The tool-call assembler: raw provider fragments in, well-formed calls out.
+
+Providers stream tool calls as fragments and disagree on how to say which call a
+fragment belongs to. Seen in real streams:
+
+- OpenAI keys fragments by `index`, sends `id` and `name` once, then argument pieces.
+- Ollama, Mistral and Gemini's OpenAI-compatible endpoint send no `index`; whole calls
+  often arrive in one fragment, several per frame.
+- vLLM sends `index: 0` for every parallel call, a new `id` for each, `""` ids after.
+- OpenRouter repeats `id` and `name` on every fragment of a call.
+- llama-server once changed the `id` on every fragment of one call.
+- Gemini's `id` is `""`: there is none.
+
+The rules (design.md): a fragment with an id we have seen belongs to that call; a new
+non-empty id together with a name starts a new call, unless it only renames the open
+call whose arguments are still incomplete; a provider `index` identifies a call when
+present; fragments with neither belong to the open call.
+
+What comes out: one `ToolCallDelta` per fragment with a stable integer index per call
+(0, 1, ... in order of appearance), `id` and `name` only on a call's first delta, and
+`args` as string pieces; then, when the call is complete, one `ToolCallDone` with the
+parsed arguments or a precise parse error. `""` arguments mean `{}`. A call without an
+id gets an invented `call_<random>` one.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from langchain_bhumi.core.events import StreamEvent, ToolCallDelta, ToolCallDone
+
+
+def new_call_id() -> str:
+    """A fresh tool-call id for providers that send none (`call_` + 24 hex digits)."""
+    return "call_" + secrets.token_hex(12)
+
+
+def parse_arguments(text: str) -> tuple[dict[str, Any] | None, str | None]:
+    """Parse a call's complete argument string: `(args, None)` or `(None, error)`.
+
+    Empty or whitespace-only text is a call without arguments. Anything that is not a
+    JSON object is an error, never silently `{}`.
+    """
+    if not text or text.isspace():
+        return {}, None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, (
+            f"arguments are not valid JSON ({exc.msg} at character {exc.pos} "
+            f"of {len(text)}); the call may have been cut off"
+        )
+    if isinstance(value, dict):
+        return value, None
+    return None, f"arguments must be a JSON object, got {type(value).__name__}"
+
+
+def _is_complete_json(text: str) -> bool:
+    if not text:
+        return False
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+class _Call:
+    __slots__ = ("announced", "done", "extras", "id", "index", "key", "name", "parts")
+
+    def __init__(self, index: int, key: int | None) -> None:
+        self.index = index
+        self.key = key
+        self.id: str | None = None
+        self.name: str | None = None
+        self.parts: list[str] = []
+        self.announced = False
+        self.done = False
+        self.extras: dict[str, Any] | None = None
+
+    def args_text(self) -> str:
+        if len(self.parts) > 1:
+            self.parts = ["".join(self.parts)]
+        return self.parts[0] if self.parts else ""
+
+
+class ToolCallAssembler:
+    """Assembles one response's tool calls from provider fragments.
+
+    Feed fragments with `add`, mark calls complete with `complete` (formats that say so,
+    such as Anthropic's `content_block_stop`) or all at once with `finish`. Events are
+    appended to the list you pass, so a decoder can collect a whole frame's events in one
+    list.
+
+    Example:
+        ```python
+        assembler = ToolCallAssembler()
+        events = []
+        assembler.add(events, key=0, id="call_1", name="get_weather", args='{"city": ')
+        assembler.add(events, key=0, id=None, name=None, args='"Paris"}')
+        assembler.finish(events)
+        # events: ToolCallDelta(0, "call_1", "get_weather", '{"city": '),
+        #         ToolCallDelta(0, None, None, '"Paris"}'),
+        #         ToolCallDone(0, "call_1", "get_weather", '{"city": "Paris"}', {"city": "Paris"})
+        ```
+    """
+
+    __slots__ = ("_by_id", "_by_key", "_calls", "_id_factory", "_open")
+
+    def __init__(self, id_factory: Any = new_call_id) -> None:
+        self._calls: list[_Call] = []
+        self._by_key: dict[int, _Call] = {}
+        self._by_id: dict[str, _Call] = {}
+        self._open: _Call | None = None
+        self._id_factory = id_factory
+
+    @property
+    def calls_seen(self) -> int:
+        """How many distinct calls have been seen so far."""
+        return len(self._calls)
+
+    def add(
+        self,
+        out: list[StreamEvent],
+        *,
+        key: int | None,
+        id: str | None,
+        name: str | None,
+        args: str | None,
+        extras: dict[str, Any] | None = None,
+    ) -> None:
+        """Feed one fragment. `key` is the provider's index for the call, if it sent one."""
+        call = self._route(key, id or None, name or None)
+        if id and call.id is None and not call.announced:
+            call.id = id
+            self._by_id[id] = call
+        if name and call.name is None:
+            call.name = name
+        if extras:
+            call.extras = {**call.extras, **extras} if call.extras else extras
+        if args:
+            call.parts.append(args)
+        if call.announced:
+            if args:
+                out.append(ToolCallDelta(call.index, None, None, args))
+        elif call.name is not None:
+            self._announce(call, out)
+
+    def complete(self, out: list[StreamEvent], key: int) -> None:
+        """Mark the call with provider index `key` complete (its arguments are final)."""
+        call = self._by_key.get(key)
+        if call is not None:
+            self._finalize(call, out)
+
+    def finish(self, out: list[StreamEvent]) -> None:
+        """The response ended: complete every pending call, in order."""
+        for call in self._calls:
+            self._finalize(call, out)
+
+    # --- routing ---------------------------------------------------------------------
+
+    def _route(self, key: int | None, call_id: str | None, name: str | None) -> _Call:
+        if call_id is not None:
+            known = self._by_id.get(call_id)
+            if known is not None:
+                return self._touch(known)
+        open_call = self._open
+        keyed = self._by_key.get(key) if key is not None else None
+
+        if call_id is not None and name is not None:
+            # A new id with a name starts a call, except when a server re-sends the name
+            # with a fresh id on every fragment of the same, still incomplete call.
+            candidate = keyed if key is not None else open_call
+            if (
+                candidate is not None
+                and not candidate.done
+                and candidate.name == name
+                and candidate.parts
+                and not _is_complete_json(candidate.args_text())
+            ):
+                return self._touch(candidate)
+            return self._start(key)
+
+        if keyed is not None:
+            if name is not None and keyed.name is not None and name != keyed.name:
+                return self._start(key)  # the provider reused an index for another call
+            return self._touch(keyed)
+        if key is not None:
+            return self._start(key)
+
+        # No index: a name that differs from the open call's, or that repeats it after
+        # complete arguments, starts a new call; anything else continues the open one.
+        if open_call is None or open_call.done:
+            return self._start(None)
+        if (
+            name is not None
+            and open_call.name is not None
+            and (name != open_call.name or _is_complete_json(open_call.args_text()))
+        ):
+            return self._start(None)
+        return open_call
+
+    def _start(self, key: int | None) -> _Call:
+        call = _Call(len(self._calls), key)
+        self._calls.append(call)
+        if key is not None:
+            self._by_key[key] = call
+        self._open = call
+        return call
+
+    def _touch(self, call: _Call) -> _Call:
+        self._open = call
+        return call
+
+    # --- output ----------------------------------------------------------------------
+
+    def _announce(self, call: _Call, out: list[StreamEvent]) -> None:
+        if call.id is None:
+            call.id = str(self._id_factory())
+            self._by_id[call.id] = call
+        call.announced = True
+        out.append(ToolCallDelta(call.index, call.id, call.name, call.args_text()))
+
+    def _finalize(self, call: _Call, out: list[StreamEvent]) -> None:
+        if call.done:
+            return
+        call.done = True
+        call_id = call.id
+        if call_id is None:
+            call.id = call_id = str(self._id_factory())
+        text = call.args_text()
+        args: dict[str, Any] | None = None
+        error: str | None = "the provider sent arguments for a tool call without a name"
+        if call.name is not None:
+            args, error = parse_arguments(text)
+        out.append(
+            ToolCallDone(call.index, call_id, call.name or "", text, args, error, call.extras)
+        )

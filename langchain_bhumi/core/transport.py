@@ -1,0 +1,671 @@
+"""HTTP transport: pooled clients, timeouts, retries, streaming, logging, redaction.
+
+One `Transport` per model instance owns a pooled `httpx.Client` and, per event loop, an
+`httpx.AsyncClient` (or uses clients you pass in, e.g. one built on another httpx
+transport). The sync and async twins have the same shape, as in httpx.
+
+Timeouts:
+    `connect` bounds the TCP/TLS handshake; `idle` bounds the wait for the response
+    headers and every gap between body reads (httpx's read timeout: no per-chunk timer);
+    `total`, when set, is an overall deadline checked after every read, with the read
+    timeout clamped to the time left when the body starts.
+
+Retries:
+    408/409/429/5xx answers and connection failures are retried with exponential backoff
+    and full jitter, honouring `Retry-After`/`retry-after-ms`, only while opening the
+    response: once a stream has started, nothing is retried, so no output is duplicated.
+    A server that accepts the request and then sends nothing is *not* retried: it fails
+    with `BhumiTimeoutError(phase="waiting for headers")` after the idle timeout.
+
+Logging (`logging.getLogger("langchain_bhumi")`, DEBUG): method and redacted URL,
+provider, stream/tools flags, status, request id, retries, frame and byte counts, and
+whether the stream ended with its terminator or was cut.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import random
+import time
+import weakref
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+from langchain_bhumi.core.errors import (
+    BhumiConnectionError,
+    BhumiTimeoutError,
+    BrokenStreamError,
+    InvalidStreamDataError,
+    ProviderHTTPError,
+    StreamCutError,
+    TimeoutPhase,
+)
+from langchain_bhumi.core.events import StreamEvent
+from langchain_bhumi.core.framing import Frame, Framer
+from langchain_bhumi.core.redaction import Redactor
+
+logger = logging.getLogger("langchain_bhumi")
+
+RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 520, 522, 524, 529})
+REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid", "x-goog-request-id")
+ERROR_BODY_LIMIT = 64 * 1024
+
+
+class StreamDecoder(Protocol):
+    """Turns one response's frames into normalized events (one per protocol module)."""
+
+    def new_framer(self) -> Framer:
+        """The framing this response uses (SSE, JSON array, ...)."""
+        ...
+
+    def feed(self, frames: list[Frame]) -> list[StreamEvent]:
+        """Decode the frames of one network read. Raises `BrokenStreamError` subclasses."""
+        ...
+
+    def close(self) -> list[StreamEvent]:
+        """The body ended: return the final events, or raise `StreamCutError` if the
+        protocol's end marker never came."""
+        ...
+
+    @property
+    def ending(self) -> str:
+        """How the stream ended, for the log (`"[DONE]"`, `"message_stop"`, ...)."""
+        ...
+
+
+@dataclass(slots=True)
+class Timeouts:
+    """Seconds; `None` disables a limit."""
+
+    connect: float | None = 10.0
+    idle: float | None = 60.0
+    total: float | None = None
+
+    def for_request(self, started: float) -> httpx.Timeout:
+        read = self.idle
+        if self.total is not None:
+            left = max(0.001, self.total - (time.monotonic() - started))
+            read = left if read is None else min(read, left)
+        return httpx.Timeout(connect=self.connect, read=read, write=self.idle, pool=self.connect)
+
+
+@dataclass(slots=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter: attempt n waits up to `base * 2**n`, capped."""
+
+    max_retries: int = 2
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    max_retry_after: float = 60.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float | None:
+        """Seconds to wait before the next attempt, or `None` to give up."""
+        if attempt >= self.max_retries:
+            return None
+        if retry_after is not None:
+            return retry_after if retry_after <= self.max_retry_after else None
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))  # noqa: S311
+
+
+@dataclass(slots=True)
+class HTTPRequest:
+    """One provider call, ready to send."""
+
+    url: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    stream: bool = False
+    has_tools: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def content(self) -> bytes:
+        return json.dumps(self.body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@dataclass(slots=True)
+class _StreamStats:
+    frames: int = 0
+    bytes: int = 0
+    delivered: int = 0
+
+
+DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+
+
+class Transport:
+    """Sends provider requests for one model instance.
+
+    Args:
+        provider: Provider name, used in errors and logs.
+        timeouts: Connect / idle / total limits.
+        retry: Retry policy.
+        secrets: Credential values to mask in anything shown (error bodies, logs).
+        http_client: Use this `httpx.Client` instead of a private pool (not closed by us).
+        http_async_client: Use this `httpx.AsyncClient` instead of a private pool per
+            event loop (not closed by us).
+        limits: Connection pool limits for the private pools.
+    """
+
+    def __init__(
+        self,
+        *,
+        provider: str,
+        timeouts: Timeouts,
+        retry: RetryPolicy,
+        secrets: tuple[str | None, ...] = (),
+        http_client: httpx.Client | None = None,
+        http_async_client: httpx.AsyncClient | None = None,
+        limits: httpx.Limits = DEFAULT_LIMITS,
+    ) -> None:
+        self.provider = provider
+        self.timeouts = timeouts
+        self.retry = retry
+        self.redactor = Redactor(secrets)
+        self._limits = limits
+        self._external_client = http_client
+        self._external_async_client = http_async_client
+        self._client: httpx.Client | None = None
+        self._async_clients: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, httpx.AsyncClient
+        ] = weakref.WeakKeyDictionary()
+
+    def __repr__(self) -> str:
+        return f"Transport(provider={self.provider!r}, timeouts={self.timeouts!r})"
+
+    # --- clients ---------------------------------------------------------------------
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._external_client is not None:
+            return self._external_client
+        if self._client is None:
+            # Timeouts are set per request (see Timeouts.for_request).
+            self._client = httpx.Client(limits=self._limits, timeout=None)  # noqa: S113
+        return self._client
+
+    @property
+    def async_client(self) -> httpx.AsyncClient:
+        """The async client for the running event loop (pools cannot cross loops)."""
+        if self._external_async_client is not None:
+            return self._external_async_client
+        loop = asyncio.get_running_loop()
+        client = self._async_clients.get(loop)
+        if client is None:
+            client = httpx.AsyncClient(limits=self._limits, timeout=None)  # noqa: S113
+            self._async_clients[loop] = client
+        return client
+
+    def close(self) -> None:
+        """Close the private sync pool (async pools close with `aclose`)."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    async def aclose(self) -> None:
+        """Close the private pools: the sync one and the one of the running loop."""
+        self.close()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # pragma: no cover - always called from a coroutine
+            return
+        client = self._async_clients.pop(loop, None)
+        if client is not None:
+            await client.aclose()
+
+    # --- non-streaming -----------------------------------------------------------------
+
+    def post(self, request: HTTPRequest) -> Any:
+        """POST and return the decoded JSON body of a 2xx answer."""
+        response = self._open(request)
+        try:
+            return self._read_json(request, response, response.read())
+        except httpx.TimeoutException as exc:
+            raise self._timeout("between chunks", request) from exc
+        except httpx.TransportError as exc:
+            raise self._cut(request, exc) from exc
+        finally:
+            response.close()
+
+    async def apost(self, request: HTTPRequest) -> Any:
+        """Async twin of `post`."""
+        response = await self._aopen(request)
+        try:
+            return self._read_json(request, response, await response.aread())
+        except httpx.TimeoutException as exc:
+            raise self._timeout("between chunks", request) from exc
+        except httpx.TransportError as exc:
+            raise self._cut(request, exc) from exc
+        finally:
+            await response.aclose()
+
+    # --- streaming ---------------------------------------------------------------------
+
+    def stream(self, request: HTTPRequest, decoder: StreamDecoder) -> Iterator[list[StreamEvent]]:
+        """POST and yield the events of each network read, as one list per read."""
+        started = time.monotonic()
+        response = self._open(request, started)
+        stats = _StreamStats()
+        framer = decoder.new_framer()
+        deadline = self._deadline(started)
+        outcome = "abandoned by the caller"
+        try:
+            for data in response.iter_bytes():
+                events = self._on_read(request, data, framer, decoder, stats, deadline)
+                if events:
+                    stats.delivered += 1
+                    yield events
+            events = self._on_end(request, framer, decoder, stats)
+            outcome = f"ended with {decoder.ending}"
+            if events:
+                yield events
+        except httpx.TimeoutException as exc:
+            outcome = "stalled"
+            raise self._timeout("between chunks", request, started) from exc
+        except httpx.TransportError as exc:
+            outcome = "cut"
+            raise self._cut(request, exc, stats) from exc
+        except BrokenStreamError as exc:
+            outcome = f"broken: {type(exc).__name__}"
+            self._locate(exc, request, stats)
+            raise
+        except BhumiTimeoutError:
+            outcome = "past its deadline"
+            raise
+        finally:
+            response.close()
+            self._log_end(request, stats, outcome, started)
+
+    async def astream(
+        self, request: HTTPRequest, decoder: StreamDecoder
+    ) -> AsyncIterator[list[StreamEvent]]:
+        """Async twin of `stream`."""
+        started = time.monotonic()
+        response = await self._aopen(request, started)
+        stats = _StreamStats()
+        framer = decoder.new_framer()
+        deadline = self._deadline(started)
+        outcome = "abandoned by the caller"
+        try:
+            async for data in response.aiter_bytes():
+                events = self._on_read(request, data, framer, decoder, stats, deadline)
+                if events:
+                    stats.delivered += 1
+                    yield events
+            events = self._on_end(request, framer, decoder, stats)
+            outcome = f"ended with {decoder.ending}"
+            if events:
+                yield events
+        except httpx.TimeoutException as exc:
+            outcome = "stalled"
+            raise self._timeout("between chunks", request, started) from exc
+        except httpx.TransportError as exc:
+            outcome = "cut"
+            raise self._cut(request, exc, stats) from exc
+        except BrokenStreamError as exc:
+            outcome = f"broken: {type(exc).__name__}"
+            self._locate(exc, request, stats)
+            raise
+        except BhumiTimeoutError:
+            outcome = "past its deadline"
+            raise
+        finally:
+            await response.aclose()
+            self._log_end(request, stats, outcome, started)
+
+    # --- opening, with retries ---------------------------------------------------------
+
+    def _open(self, request: HTTPRequest, started: float | None = None) -> httpx.Response:
+        started = time.monotonic() if started is None else started
+        client = self.client
+        self._log_start(request)
+        attempt = 0
+        while True:
+            try:
+                response = client.send(self._build(client, request, started), stream=True)
+            except httpx.TransportError as exc:
+                failure = self._transport_failure(request, exc, started)
+                delay = self._retry_delay(request, attempt, None, failure)
+                if delay is None:
+                    raise failure from exc
+            else:
+                if response.is_success:
+                    self._log_status(request, response, attempt)
+                    return response
+                try:
+                    body = _read_capped(response.iter_bytes())
+                except httpx.HTTPError:
+                    body = b""
+                finally:
+                    response.close()
+                status_error = self._status_error(request, response, body)
+                delay = self._retry_delay(request, attempt, status_error.retry_after, status_error)
+                if delay is None:
+                    raise status_error
+            time.sleep(delay)
+            attempt += 1
+
+    async def _aopen(self, request: HTTPRequest, started: float | None = None) -> httpx.Response:
+        started = time.monotonic() if started is None else started
+        client = self.async_client
+        self._log_start(request)
+        attempt = 0
+        while True:
+            try:
+                response = await client.send(self._build(client, request, started), stream=True)
+            except httpx.TransportError as exc:
+                failure = self._transport_failure(request, exc, started)
+                delay = self._retry_delay(request, attempt, None, failure)
+                if delay is None:
+                    raise failure from exc
+            else:
+                if response.is_success:
+                    self._log_status(request, response, attempt)
+                    return response
+                try:
+                    body = await _aread_capped(response.aiter_bytes())
+                except httpx.HTTPError:
+                    body = b""
+                finally:
+                    await response.aclose()
+                status_error = self._status_error(request, response, body)
+                delay = self._retry_delay(request, attempt, status_error.retry_after, status_error)
+                if delay is None:
+                    raise status_error
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    def _build(
+        self, client: httpx.Client | httpx.AsyncClient, request: HTTPRequest, started: float
+    ) -> httpx.Request:
+        headers = {"content-type": "application/json", **request.headers}
+        if request.stream:
+            headers.setdefault("accept", "text/event-stream")
+        return client.build_request(
+            "POST",
+            request.url,
+            content=request.content(),
+            headers=headers,
+            timeout=self.timeouts.for_request(started),
+        )
+
+    def _retry_delay(
+        self, request: HTTPRequest, attempt: int, retry_after: float | None, failure: Exception
+    ) -> float | None:
+        if isinstance(failure, BhumiTimeoutError) and failure.phase != "connect":
+            return None  # the server took the request: retrying could double the work
+        if isinstance(failure, ProviderHTTPError) and failure.status_code not in RETRYABLE_STATUS:
+            return None
+        delay = self.retry.delay(attempt, retry_after)
+        if delay is not None:
+            logger.debug(
+                "retrying %s %s in %.2f s (attempt %d of %d): %s",
+                self.provider,
+                self.redactor.url(request.url),
+                delay,
+                attempt + 1,
+                self.retry.max_retries,
+                failure,
+            )
+        return delay
+
+    # --- per read --------------------------------------------------------------------
+
+    def _deadline(self, started: float) -> float | None:
+        total = self.timeouts.total
+        return None if total is None else started + total
+
+    def _on_read(
+        self,
+        request: HTTPRequest,
+        data: bytes,
+        framer: Framer,
+        decoder: StreamDecoder,
+        stats: _StreamStats,
+        deadline: float | None,
+    ) -> list[StreamEvent]:
+        stats.bytes += len(data)
+        frames = framer.feed(data)
+        events = decoder.feed(frames) if frames else []
+        stats.frames += len(frames)
+        if deadline is not None and time.monotonic() > deadline:
+            raise self._timeout("total", request, None)
+        return events
+
+    def _on_end(
+        self, request: HTTPRequest, framer: Framer, decoder: StreamDecoder, stats: _StreamStats
+    ) -> list[StreamEvent]:
+        frames, unterminated = framer.flush()
+        stats.frames += len(frames)
+        events: list[StreamEvent] = []
+        if frames:
+            try:
+                events = decoder.feed(frames)
+            except InvalidStreamDataError as exc:
+                if not unterminated:
+                    raise
+                raise StreamCutError(
+                    f"the body ended in the middle of a frame ({exc.data!r})"
+                ) from exc
+        events.extend(decoder.close())
+        return events
+
+    # --- errors ------------------------------------------------------------------------
+
+    def _read_json(self, request: HTTPRequest, response: httpx.Response, body: bytes) -> Any:
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            error = InvalidStreamDataError(
+                "the response body is not valid JSON", data=body.decode("utf-8", "replace")
+            )
+            self._locate(error, request, _StreamStats(frames=1, bytes=len(body)))
+            raise error from exc
+
+    def _status_error(
+        self, request: HTTPRequest, response: httpx.Response, body: bytes
+    ) -> ProviderHTTPError:
+        text = self.redactor.text(body.decode("utf-8", "replace"))
+        try:
+            payload: Any = json.loads(text) if text.strip() else None
+        except ValueError:
+            payload = None
+        error_type, message, body_retry = describe_error(payload)
+        cls = ProviderHTTPError.class_for_status(response.status_code)
+        return cls(
+            status_code=response.status_code,
+            provider=self.provider,
+            url=self.redactor.url(request.url),
+            body=text,
+            request_id=_request_id(response.headers),
+            error_type=error_type,
+            error_message=message,
+            retry_after=_retry_after(response.headers) or body_retry,
+        )
+
+    def _transport_failure(
+        self, request: HTTPRequest, exc: httpx.TransportError, started: float
+    ) -> BhumiTimeoutError | BhumiConnectionError:
+        if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+            return self._timeout("connect", request, started)
+        if isinstance(exc, httpx.WriteTimeout):
+            return self._timeout("sending request", request, started)
+        if isinstance(exc, httpx.TimeoutException):
+            return self._timeout("waiting for headers", request, started)
+        reason = self.redactor.text(str(exc) or type(exc).__name__)
+        return BhumiConnectionError(
+            provider=self.provider, url=self.redactor.url(request.url), reason=reason
+        )
+
+    def _timeout(
+        self, phase: TimeoutPhase, request: HTTPRequest, started: float | None = None
+    ) -> BhumiTimeoutError:
+        total = self.timeouts.total
+        if started is not None and total is not None and time.monotonic() - started >= total:
+            phase = "total"  # the read timeout was clamped to the deadline, and it passed
+        limit = {
+            "connect": self.timeouts.connect,
+            "sending request": self.timeouts.idle,
+            "waiting for headers": self.timeouts.idle,
+            "between chunks": self.timeouts.idle,
+            "total": self.timeouts.total,
+        }[phase]
+        return BhumiTimeoutError(
+            provider=self.provider, url=self.redactor.url(request.url), phase=phase, timeout=limit
+        )
+
+    def _cut(
+        self, request: HTTPRequest, exc: Exception, stats: _StreamStats | None = None
+    ) -> StreamCutError:
+        reason = self.redactor.text(str(exc) or type(exc).__name__)
+        error = StreamCutError(f"the connection broke mid-response: {reason}")
+        self._locate(error, request, stats or _StreamStats())
+        return error
+
+    def _locate(self, error: BrokenStreamError, request: HTTPRequest, stats: _StreamStats) -> None:
+        if not error.provider:
+            error.locate(
+                provider=self.provider,
+                url=self.redactor.url(request.url),
+                frames=stats.frames,
+                bytes_received=stats.bytes,
+            )
+
+    # --- logging -----------------------------------------------------------------------
+
+    def _log_start(self, request: HTTPRequest) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "POST %s provider=%s stream=%s tools=%s",
+                self.redactor.url(request.url),
+                self.provider,
+                request.stream,
+                request.has_tools,
+            )
+
+    def _log_status(self, request: HTTPRequest, response: httpx.Response, attempt: int) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s answered %d request_id=%s retries=%d",
+                self.provider,
+                response.status_code,
+                _request_id(response.headers),
+                attempt,
+            )
+
+    def _log_end(
+        self, request: HTTPRequest, stats: _StreamStats, outcome: str, started: float
+    ) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s stream %s: frames=%d bytes=%d reads_delivered=%d elapsed=%.3fs",
+                self.provider,
+                outcome,
+                stats.frames,
+                stats.bytes,
+                stats.delivered,
+                time.monotonic() - started,
+            )
+
+
+def describe_error(payload: Any) -> tuple[str | None, str | None, float | None]:
+    """`(type, message, retry_after)` from a provider's error body, in any common shape.
+
+    Handles OpenAI/Groq/OpenRouter `{"error": {"message", "type", "code"}}`, Anthropic
+    `{"type": "error", "error": {"type", "message"}}`, Google `{"error": {"code",
+    "message", "status", "details": [RetryInfo...]}}` (also wrapped in a list), vLLM and
+    Mistral `{"object": "error", "message", "type"}`, FastAPI `{"detail": ...}`, and
+    `{"error": "text"}`.
+    """
+    if isinstance(payload, list) and payload:
+        payload = payload[0]
+    if not isinstance(payload, dict):
+        return None, None, None
+    error = payload.get("error", payload)
+    if isinstance(error, str):
+        return None, error, None
+    if not isinstance(error, dict):
+        return None, None, None
+    message = error.get("message") or error.get("detail") or error.get("msg")
+    if message is not None and not isinstance(message, str):
+        message = json.dumps(message)
+    error_type = error.get("type") or error.get("status") or error.get("code")
+    if error_type == "error":  # Anthropic's envelope type
+        error_type = None
+    retry_after = None
+    for detail in error.get("details") or ():
+        if isinstance(detail, dict) and "retryDelay" in detail:
+            retry_after = _parse_duration(detail["retryDelay"])
+    return (str(error_type) if error_type is not None else None), message, retry_after
+
+
+def _parse_duration(value: Any) -> float | None:
+    if isinstance(value, str) and value.endswith("s"):
+        try:
+            return float(value[:-1])
+        except ValueError:
+            return None
+    return None
+
+
+def _request_id(headers: httpx.Headers) -> str | None:
+    for name in REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return str(value)
+    return None
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return float(millis) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _read_capped(chunks: Iterator[bytes]) -> bytes:
+    body = bytearray()
+    for chunk in chunks:
+        body += chunk
+        if len(body) >= ERROR_BODY_LIMIT:
+            break
+    return bytes(body)
+
+
+async def _aread_capped(chunks: AsyncIterator[bytes]) -> bytes:
+    body = bytearray()
+    async for chunk in chunks:
+        body += chunk
+        if len(body) >= ERROR_BODY_LIMIT:
+            break
+    return bytes(body)
+
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "HTTPRequest",
+    "RetryPolicy",
+    "StreamDecoder",
+    "Timeouts",
+    "Transport",
+    "describe_error",
+]

@@ -1,0 +1,182 @@
+"""Message content, in any of LangChain's block dialects, as a few neutral parts.
+
+LangChain messages carry content as a string or a list of blocks in several dialects:
+v1 standard blocks (`{"type": "image", "base64": ..., "mime_type": ...}`), v0 data blocks
+(`"source_type"`), OpenAI chat blocks (`image_url`, `input_audio`, `file`), Anthropic
+blocks (`image`/`document` with a `source`, `thinking`, `redacted_thinking`). Protocol
+modules encode from these parts, so each dialect is understood in one place.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+MediaKind = Literal["image", "file", "audio", "video"]
+
+
+@dataclass(slots=True)
+class TextPart:
+    text: str
+
+
+@dataclass(slots=True)
+class MediaPart:
+    """An image, document, audio or video: inline base64 `data`, a `url`, or a `file_id`."""
+
+    kind: MediaKind
+    mime_type: str | None = None
+    data: str | None = None
+    url: str | None = None
+    file_id: str | None = None
+    filename: str | None = None
+    detail: str | None = None
+
+    def data_url(self) -> str | None:
+        """`data:<mime>;base64,<data>` for inline data, else the URL."""
+        if self.data is not None:
+            return f"data:{self.mime_type or 'application/octet-stream'};base64,{self.data}"
+        return self.url
+
+
+@dataclass(slots=True)
+class ReasoningPart:
+    text: str
+    signature: str | None = None
+    redacted: str | None = None
+
+
+@dataclass(slots=True)
+class OtherPart:
+    """A block no neutral part describes; the protocol decides (pass through or drop)."""
+
+    block: dict[str, Any]
+
+
+Part = TextPart | MediaPart | ReasoningPart | OtherPart
+
+_TOOL_BLOCKS = frozenset({"tool_call", "tool_call_chunk", "tool_use", "invalid_tool_call"})
+
+
+def parse_data_url(url: str) -> tuple[str, str] | None:
+    """`(mime_type, base64_data)` of a `data:...;base64,...` URL, else `None`."""
+    if not url.startswith("data:"):
+        return None
+    header, sep, data = url[5:].partition(",")
+    if not sep or not header.endswith(";base64"):
+        return None
+    return header[: -len(";base64")] or "application/octet-stream", data
+
+
+def content_parts(content: str | list[Any]) -> list[Part]:
+    """Neutral parts of a message's content. Tool-call blocks are skipped: the message's
+    `tool_calls` are authoritative."""
+    if isinstance(content, str):
+        return [TextPart(content)] if content else []
+    parts: list[Part] = []
+    for block in content:
+        if isinstance(block, str):
+            if block:
+                parts.append(TextPart(block))
+        elif isinstance(block, dict):
+            part = _block_part(block)
+            if part is not None:
+                parts.append(part)
+    return parts
+
+
+def text_of(content: str | list[Any]) -> str:
+    """The text of `content`, text blocks joined without separators."""
+    if isinstance(content, str):
+        return content
+    return "".join(p.text for p in content_parts(content) if isinstance(p, TextPart))
+
+
+def tool_result_text(content: str | list[Any]) -> str:
+    """A tool result as one string: text blocks joined, other blocks as JSON."""
+    if isinstance(content, str):
+        return content
+    pieces: list[str] = []
+    for block in content:
+        if isinstance(block, str):
+            pieces.append(block)
+        elif isinstance(block, dict) and block.get("type") == "text":
+            pieces.append(str(block.get("text", "")))
+        else:
+            pieces.append(json.dumps(block, ensure_ascii=False))
+    return "\n".join(pieces) if len(pieces) > 1 else "".join(pieces)
+
+
+def _block_part(block: dict[str, Any]) -> Part | None:
+    kind = block.get("type")
+    if kind == "text":
+        text = block.get("text", "")
+        return TextPart(text) if text else None
+    if kind in _TOOL_BLOCKS:
+        return None
+    if kind in ("reasoning", "thinking"):
+        text = block.get("reasoning", block.get("thinking", "")) or ""
+        extras = block.get("extras") or {}
+        signature = block.get("signature") or extras.get("signature")
+        return ReasoningPart(text, signature=signature)
+    if kind == "redacted_thinking":
+        return ReasoningPart("", redacted=block.get("data"))
+    if kind == "image_url":
+        image = block.get("image_url")
+        url = image.get("url") if isinstance(image, dict) else image
+        detail = image.get("detail") if isinstance(image, dict) else None
+        return _media_from_url("image", str(url or ""), detail=detail)
+    if kind == "input_audio":
+        audio = block.get("input_audio") or {}
+        fmt = audio.get("format")
+        return MediaPart("audio", mime_type=f"audio/{fmt}" if fmt else None, data=audio.get("data"))
+    if kind == "file" and isinstance(block.get("file"), dict):  # OpenAI chat file block
+        file = block["file"]
+        if file.get("file_id"):
+            return MediaPart("file", file_id=file["file_id"], filename=file.get("filename"))
+        part = _media_from_url("file", str(file.get("file_data", "")))
+        part.filename = file.get("filename")
+        return part
+    if kind in ("image", "file", "audio", "video", "document"):
+        media: MediaKind = "file" if kind == "document" else kind
+        return _standard_media(media, block)
+    if kind == "text-plain":
+        return TextPart(str(block.get("text", "")))
+    return OtherPart(block)
+
+
+def _standard_media(kind: MediaKind, block: dict[str, Any]) -> Part:
+    mime = block.get("mime_type")
+    source = block.get("source")
+    if isinstance(source, dict):  # Anthropic: {"source": {"type": "base64"|"url", ...}}
+        if source.get("type") == "base64":
+            return MediaPart(kind, mime_type=source.get("media_type"), data=source.get("data"))
+        if source.get("type") == "url":
+            return _media_from_url(kind, str(source.get("url", "")))
+        return OtherPart(block)
+    source_type = block.get("source_type")  # v0 standard data blocks
+    if source_type == "base64" or "base64" in block:
+        data = block.get("base64", block.get("data"))
+        return MediaPart(kind, mime_type=mime, data=data, filename=_filename(block))
+    if source_type == "url" or "url" in block:
+        part = _media_from_url(kind, str(block.get("url", "")))
+        part.mime_type = part.mime_type or mime
+        part.filename = _filename(block)
+        return part
+    if source_type == "id" or "file_id" in block or "id" in block:
+        return MediaPart(kind, mime_type=mime, file_id=block.get("file_id", block.get("id")))
+    return OtherPart(block)
+
+
+def _media_from_url(kind: MediaKind, url: str, detail: str | None = None) -> MediaPart:
+    parsed = parse_data_url(url)
+    if parsed is not None:
+        return MediaPart(kind, mime_type=parsed[0], data=parsed[1], detail=detail)
+    return MediaPart(kind, url=url, detail=detail)
+
+
+def _filename(block: dict[str, Any]) -> str | None:
+    extras = block.get("extras") or {}
+    metadata = block.get("metadata") or {}
+    return block.get("filename") or extras.get("filename") or metadata.get("filename")

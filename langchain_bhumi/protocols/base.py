@@ -1,0 +1,83 @@
+"""What every wire-format module provides, and the neutral request it encodes.
+
+A protocol module knows one wire format in both directions. Client side (now):
+`encode_request` turns LangChain messages plus a `ChatRequest` into a request body,
+`stream_decoder` decodes a streamed response into normalized events and
+`decode_response` does the same for a whole JSON response, so that streamed and
+non-streamed calls build the same message. Provider differences that are not the
+format's own live in `providers.ProviderSpec` and reach the module as `ChatRequest`
+fields, never as a provider name.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from langchain_core.messages import BaseMessage
+
+from langchain_bhumi.core.events import StreamEvent
+from langchain_bhumi.core.transport import StreamDecoder
+
+ToolChoice = str | dict[str, Any]
+"""`"auto"`, `"required"`, `"none"`, a tool name, or a format-specific dict."""
+
+
+@dataclass(slots=True)
+class ChatRequest:
+    """One chat call in neutral terms.
+
+    `tools` are OpenAI-style function tools (`{"type": "function", "function": {...}}`),
+    the shape `langchain_core.utils.function_calling.convert_to_openai_tool` produces;
+    other tool dicts pass through. `response_format` is OpenAI-style (`json_schema` /
+    `json_object`). `extra_body` is merged last, so it can set anything.
+    """
+
+    model: str
+    messages: Sequence[BaseMessage]
+    stream: bool = False
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: dict[str, Any] | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: list[str] | None = None
+    seed: int | None = None
+    include_usage: bool = True
+    max_tokens_field: str = "max_tokens"
+    send_reasoning: bool = False
+    extra_body: dict[str, Any] = field(default_factory=dict)
+
+
+class ChatProtocol(ABC):
+    """A wire format, client direction."""
+
+    name: ClassVar[str]
+    """Registry name of the format (`"openai_chat"`, `"anthropic"`, `"gemini"`)."""
+
+    default_root: ClassVar[str] = "/v1"
+    """Path appended to a bare `scheme://host[:port]` base URL."""
+
+    @abstractmethod
+    def path(self, model: str, *, stream: bool) -> str:
+        """The endpoint path after the base URL (e.g. `/chat/completions`)."""
+
+    @abstractmethod
+    def auth_headers(self, api_key: str | None) -> dict[str, str]:
+        """Headers that carry the API key in this format."""
+
+    @abstractmethod
+    def encode_request(self, request: ChatRequest) -> dict[str, Any]:
+        """The JSON body for `request`."""
+
+    @abstractmethod
+    def stream_decoder(self) -> StreamDecoder:
+        """A fresh decoder for one streamed response."""
+
+    @abstractmethod
+    def decode_response(self, body: Any) -> list[StreamEvent]:
+        """The events of one non-streamed response body."""

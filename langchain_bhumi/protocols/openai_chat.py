@@ -1,0 +1,487 @@
+"""OpenAI `/chat/completions`: OpenAI and every OpenAI-compatible server.
+
+Decoding follows what real servers send, not only what OpenAI documents:
+
+- `reasoning_content` (DeepSeek, llama.cpp, vLLM, xAI) or `reasoning` (OpenRouter,
+  Ollama, Groq) as reasoning text; Mistral's `content` list with `thinking` parts;
+  OpenRouter's `reasoning_details` kept whole and sent back on the next turn.
+- tool calls with or without `index`, ids that repeat, change or are empty (see
+  `core.toolcalls`), arguments sent as objects instead of strings.
+- usage on a final chunk with empty `choices` (only when `stream_options.include_usage`
+  is set), on a chunk that still has choices, or repeated cumulatively: the last wins,
+  emitted once; cached and reasoning token details from every known field.
+- `{"error": ...}` objects and `event: error` frames inside a 200 stream raise
+  `StreamErrorEvent`; a body that ends without `[DONE]` is fine after a `finish_reason`
+  and a `StreamCutError` before one.
+- Gemini's OpenAI endpoint `extra_content` (thought signatures) on calls and messages,
+  kept and sent back.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    ChatMessage,
+    FunctionMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+
+from langchain_bhumi.core.errors import (
+    ConfigurationError,
+    InvalidStreamDataError,
+    StreamCutError,
+    StreamErrorEvent,
+)
+from langchain_bhumi.core.events import (
+    Finish,
+    ProviderState,
+    ReasoningDelta,
+    RefusalDelta,
+    ResponseInfo,
+    StreamEvent,
+    TextDelta,
+    Usage,
+)
+from langchain_bhumi.core.framing import Frame, Framer, SSEFramer
+from langchain_bhumi.core.toolcalls import ToolCallAssembler
+from langchain_bhumi.core.transport import describe_error
+from langchain_bhumi.protocols._content import (
+    MediaPart,
+    OtherPart,
+    ReasoningPart,
+    TextPart,
+    content_parts,
+    text_of,
+    tool_result_text,
+)
+from langchain_bhumi.protocols.base import ChatProtocol, ChatRequest, ToolChoice
+
+FINISH_REASONS = {
+    "stop": "stop",
+    "eos": "stop",
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "length": "length",
+    "max_tokens": "length",
+    "model_length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "tool_use": "tool_calls",
+    "content_filter": "content_filter",
+}
+
+# Response fields worth keeping in response metadata (strings, on the final chunk).
+_INFO_FIELDS = ("system_fingerprint", "service_tier", "provider", "object")
+
+# Keys under which a provider may send per-message state to be sent back.
+REASONING_DETAILS = "reasoning_details"
+EXTRA_CONTENT = "extra_content"
+TOOL_CALL_EXTRAS = "tool_call_extras"
+
+
+def normalize_finish(native: str | None, has_calls: bool) -> Finish | None:
+    """The normalized finish reason; `stop` with tool calls pending becomes `tool_calls`."""
+    if native is None:
+        return Finish("tool_calls") if has_calls else None
+    reason = FINISH_REASONS.get(native, native)
+    if has_calls and reason == "stop":
+        reason = "tool_calls"
+    return Finish(reason, native)
+
+
+class OpenAIChatProtocol(ChatProtocol):
+    """The chat-completions format, client direction."""
+
+    name = "openai_chat"
+
+    def path(self, model: str, *, stream: bool) -> str:
+        return "/chat/completions"
+
+    def auth_headers(self, api_key: str | None) -> dict[str, str]:
+        return {"authorization": f"Bearer {api_key}"} if api_key else {}
+
+    def encode_request(self, request: ChatRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": [encode_message(m, request.send_reasoning) for m in request.messages],
+        }
+        if request.stream:
+            body["stream"] = True
+            if request.include_usage:
+                body["stream_options"] = {"include_usage": True}
+        if request.tools:
+            body["tools"] = request.tools
+        if request.tool_choice is not None:
+            body["tool_choice"] = encode_tool_choice(request.tool_choice)
+        if request.parallel_tool_calls is not None and request.tools:
+            body["parallel_tool_calls"] = request.parallel_tool_calls
+        if request.response_format is not None:
+            body["response_format"] = request.response_format
+        for key, value in (
+            ("temperature", request.temperature),
+            ("top_p", request.top_p),
+            (request.max_tokens_field, request.max_tokens),
+            ("stop", request.stop),
+            ("seed", request.seed),
+        ):
+            if value is not None:
+                body[key] = value
+        body.update(request.extra_body)
+        return body
+
+    def stream_decoder(self) -> OpenAIChatStreamDecoder:
+        return OpenAIChatStreamDecoder()
+
+    def decode_response(self, body: Any) -> list[StreamEvent]:
+        decoder = OpenAIChatStreamDecoder()
+        if not isinstance(body, dict):
+            raise InvalidStreamDataError("expected a JSON object", data=json.dumps(body))
+        events: list[StreamEvent] = []
+        decoder.decode_chunk(body, events, whole=True)
+        decoder.done = True
+        return decoder.close_into(events)
+
+
+# --- request encoding -------------------------------------------------------------------
+
+
+def encode_tool_choice(choice: ToolChoice) -> str | dict[str, Any]:
+    """`auto`/`none`/`required` (`any` means `required`), a tool name, or a dict as is."""
+    if isinstance(choice, dict):
+        return choice
+    if choice in ("auto", "none", "required"):
+        return choice
+    if choice == "any":
+        return "required"
+    return {"type": "function", "function": {"name": choice}}
+
+
+def encode_message(message: BaseMessage, send_reasoning: bool = False) -> dict[str, Any]:
+    """One LangChain message as a chat-completions message."""
+    if isinstance(message, AIMessage):
+        return _encode_assistant(message, send_reasoning)
+    if isinstance(message, ToolMessage):
+        return {
+            "role": "tool",
+            "tool_call_id": message.tool_call_id,
+            "content": tool_result_text(message.content),
+        }
+    if isinstance(message, HumanMessage):
+        role = "user"
+    elif isinstance(message, SystemMessage):
+        role = "system"
+    elif isinstance(message, ChatMessage):
+        role = message.role
+    elif isinstance(message, FunctionMessage):
+        return {"role": "function", "name": message.name, "content": text_of(message.content)}
+    else:
+        raise ConfigurationError(f"cannot send a {type(message).__name__} to a chat model")
+    encoded: dict[str, Any] = {"role": role, "content": _encode_content(message.content)}
+    if message.name:
+        encoded["name"] = message.name
+    return encoded
+
+
+def _encode_content(content: str | list[Any]) -> str | list[dict[str, Any]]:
+    if isinstance(content, str):
+        return content
+    parts = content_parts(content)
+    if all(isinstance(p, TextPart) for p in parts):
+        return "".join(p.text for p in parts if isinstance(p, TextPart))
+    encoded: list[dict[str, Any]] = []
+    for part in parts:
+        if isinstance(part, TextPart):
+            encoded.append({"type": "text", "text": part.text})
+        elif isinstance(part, MediaPart):
+            encoded.append(_encode_media(part))
+        elif isinstance(part, OtherPart):
+            encoded.append(part.block)
+    return encoded
+
+
+def _encode_media(part: MediaPart) -> dict[str, Any]:
+    if part.kind == "image":
+        image: dict[str, Any] = {"url": part.data_url() or ""}
+        if part.detail:
+            image["detail"] = part.detail
+        return {"type": "image_url", "image_url": image}
+    if part.kind == "audio" and part.data is not None:
+        fmt = (part.mime_type or "audio/wav").split("/")[-1].replace("mpeg", "mp3")
+        return {"type": "input_audio", "input_audio": {"data": part.data, "format": fmt}}
+    if part.kind == "file":
+        file: dict[str, Any] = {}
+        if part.file_id:
+            file["file_id"] = part.file_id
+        elif part.data is not None:
+            file["file_data"] = part.data_url()
+            file["filename"] = part.filename or "document.pdf"
+        else:
+            raise ConfigurationError("chat completions accept files inline or by id, not by URL")
+        return {"type": "file", "file": file}
+    raise ConfigurationError(f"chat completions cannot send {part.kind} content this way")
+
+
+def _encode_assistant(message: AIMessage, send_reasoning: bool) -> dict[str, Any]:
+    parts = content_parts(message.content)
+    text = "".join(p.text for p in parts if isinstance(p, TextPart))
+    encoded: dict[str, Any] = {"role": "assistant", "content": text or None}
+    if message.name:
+        encoded["name"] = message.name
+    extras_by_id: dict[str, Any] = message.additional_kwargs.get(TOOL_CALL_EXTRAS) or {}
+    calls: list[dict[str, Any]] = []
+    for call in message.tool_calls:
+        calls.append(
+            _encode_call(call["id"], call["name"], json.dumps(call["args"], ensure_ascii=False))
+        )
+    for invalid in message.invalid_tool_calls:
+        calls.append(_encode_call(invalid["id"], invalid["name"], invalid["args"] or ""))
+    for encoded_call in calls:
+        extra = extras_by_id.get(encoded_call["id"])
+        if extra:
+            encoded_call[EXTRA_CONTENT] = extra
+    if calls:
+        encoded["tool_calls"] = calls
+    kwargs = message.additional_kwargs
+    if kwargs.get(REASONING_DETAILS):
+        encoded[REASONING_DETAILS] = kwargs[REASONING_DETAILS]
+    if kwargs.get(EXTRA_CONTENT):
+        encoded[EXTRA_CONTENT] = kwargs[EXTRA_CONTENT]
+    if send_reasoning:
+        reasoning = kwargs.get("reasoning_content") or "".join(
+            p.text for p in parts if isinstance(p, ReasoningPart)
+        )
+        if reasoning:
+            encoded["reasoning_content"] = reasoning
+    return encoded
+
+
+def _encode_call(call_id: str | None, name: str | None, arguments: str) -> dict[str, Any]:
+    return {
+        "id": call_id or "",
+        "type": "function",
+        "function": {"name": name or "", "arguments": arguments},
+    }
+
+
+# --- response decoding ------------------------------------------------------------------
+
+
+def decode_usage(usage: dict[str, Any]) -> Usage:
+    """Token usage from every field name the OpenAI-compatible servers use."""
+    prompt = usage.get("prompt_tokens_details") or {}
+    completion = usage.get("completion_tokens_details") or {}
+    cache_read = prompt.get("cached_tokens")
+    if cache_read is None:
+        cache_read = usage.get("prompt_cache_hit_tokens")  # DeepSeek
+    return Usage(
+        input_tokens=usage.get("prompt_tokens") or 0,
+        output_tokens=usage.get("completion_tokens") or 0,
+        total_tokens=usage.get("total_tokens"),
+        cache_read=cache_read,
+        cache_creation=prompt.get("cache_write_tokens") or prompt.get("cache_creation_tokens"),
+        reasoning=completion.get("reasoning_tokens"),
+        input_audio=prompt.get("audio_tokens"),
+        output_audio=completion.get("audio_tokens"),
+    )
+
+
+class OpenAIChatStreamDecoder:
+    """Decodes one chat-completions response; streamed (`feed`/`close`) or whole."""
+
+    __slots__ = (
+        "_extra_content",
+        "_finish",
+        "_info",
+        "_reasoning_details",
+        "_started",
+        "_usage",
+        "done",
+        "tools",
+    )
+
+    def __init__(self) -> None:
+        self.tools = ToolCallAssembler()
+        self.done = False
+        self._started = False
+        self._finish: str | None = None
+        self._usage: dict[str, Any] | None = None
+        self._info = ResponseInfo()
+        self._reasoning_details: dict[Any, dict[str, Any]] = {}
+        self._extra_content: dict[str, Any] | None = None
+
+    def new_framer(self) -> Framer:
+        return SSEFramer()
+
+    @property
+    def ending(self) -> str:
+        if self.done:
+            return "[DONE]"
+        return "finish_reason, no [DONE]" if self._finish is not None else "nothing"
+
+    def feed(self, frames: list[Frame]) -> list[StreamEvent]:
+        out: list[StreamEvent] = []
+        for frame in frames:
+            data = frame.data
+            if not data or self.done:
+                continue
+            if data == "[DONE]" or data.strip() == "[DONE]":
+                self.done = True
+                continue
+            try:
+                chunk = json.loads(data)
+            except ValueError:
+                if frame.event == "error":
+                    raise _stream_error(data) from None
+                raise InvalidStreamDataError(
+                    "a stream frame is not valid JSON", data=data
+                ) from None
+            if frame.event == "error" or (isinstance(chunk, dict) and chunk.get("error")):
+                raise _stream_error(chunk)
+            if not isinstance(chunk, dict):
+                raise InvalidStreamDataError("a stream frame is not a JSON object", data=data)
+            self.decode_chunk(chunk, out, whole=False)
+        return out
+
+    def close(self) -> list[StreamEvent]:
+        if not self.done and self._finish is None:
+            raise StreamCutError(
+                "the stream ended before [DONE] or a finish_reason"
+                if self._started
+                else "the stream ended without sending a single chunk"
+            )
+        return self.close_into([])
+
+    def close_into(self, out: list[StreamEvent]) -> list[StreamEvent]:
+        self.tools.finish(out)
+        if self._usage is not None:
+            out.append(decode_usage(self._usage))
+        if self._reasoning_details:
+            out.append(ProviderState(REASONING_DETAILS, list(self._reasoning_details.values())))
+        if self._extra_content:
+            out.append(ProviderState(EXTRA_CONTENT, self._extra_content))
+        out.append(self._info)
+        finish = normalize_finish(self._finish, self.tools.calls_seen > 0)
+        if finish is not None:
+            out.append(finish)
+        return out
+
+    def decode_chunk(self, chunk: dict[str, Any], out: list[StreamEvent], *, whole: bool) -> None:
+        """Decode one chunk (or a whole response when `whole`) into `out`."""
+        if not self._started:
+            self._started = True
+            self._info.id = chunk.get("id") or None
+            out.append(ResponseInfo(self._info.id, chunk.get("model")))
+        model = chunk.get("model")
+        if model:
+            self._info.model = model
+        for field in _INFO_FIELDS:
+            value = chunk.get(field)
+            if value and isinstance(value, str) and field != "object":
+                self._info.extra[field] = value
+        usage = chunk.get("usage")
+        if usage:
+            self._usage = usage
+        for choice in chunk.get("choices") or ():
+            if choice.get("index", 0) != 0:
+                continue  # n > 1 is not supported; only the first choice is read
+            delta = choice.get("message" if whole else "delta") or choice.get("delta") or {}
+            if delta:
+                self._decode_delta(delta, out, whole)
+            reason = choice.get("finish_reason")
+            if reason:
+                self._finish = reason
+                self.tools.finish(out)
+
+    def _decode_delta(self, delta: dict[str, Any], out: list[StreamEvent], whole: bool) -> None:
+        content = delta.get("content")
+        if content:
+            if isinstance(content, str):
+                out.append(TextDelta(content))
+            elif isinstance(content, list):
+                _decode_content_list(content, out)
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        if reasoning and isinstance(reasoning, str):
+            out.append(ReasoningDelta(reasoning))
+        details = delta.get(REASONING_DETAILS)
+        if details:
+            self._merge_reasoning_details(details)
+        refusal = delta.get("refusal")
+        if refusal:
+            out.append(RefusalDelta(refusal))
+        calls = delta.get("tool_calls")
+        if calls:
+            add = self.tools.add
+            for position, call in enumerate(calls):
+                function = call.get("function") or {}
+                args = function.get("arguments")
+                if args is not None and not isinstance(args, str):
+                    args = json.dumps(args, ensure_ascii=False)
+                key = call.get("index")
+                add(
+                    out,
+                    key=position if whole and key is None else key,
+                    id=call.get("id"),
+                    name=function.get("name"),
+                    args=args,
+                    extras=call.get(EXTRA_CONTENT),
+                )
+        legacy = delta.get("function_call")
+        if legacy:
+            args = legacy.get("arguments")
+            self.tools.add(out, key=-1, id=None, name=legacy.get("name"), args=args)
+        extra = delta.get(EXTRA_CONTENT)
+        if extra:
+            self._extra_content = extra
+
+    def _merge_reasoning_details(self, details: list[Any]) -> None:
+        for position, detail in enumerate(details):
+            if not isinstance(detail, dict):
+                continue
+            key = detail.get("index", f"#{len(self._reasoning_details) + position}")
+            known = self._reasoning_details.get(key)
+            if known is None:
+                self._reasoning_details[key] = dict(detail)
+                continue
+            for name, value in detail.items():
+                if name in ("text", "summary", "data") and isinstance(value, str):
+                    known[name] = known.get(name, "") + value
+                elif value is not None:
+                    known[name] = value
+
+
+def _decode_content_list(content: list[Any], out: list[StreamEvent]) -> None:
+    for part in content:
+        if not isinstance(part, dict):
+            continue
+        kind = part.get("type")
+        if kind == "text" and part.get("text"):
+            out.append(TextDelta(part["text"]))
+        elif kind == "thinking":
+            thinking = part.get("thinking")
+            if isinstance(thinking, str):
+                out.append(ReasoningDelta(thinking))
+            elif isinstance(thinking, list):
+                text = "".join(p.get("text", "") for p in thinking if isinstance(p, dict))
+                if text:
+                    out.append(ReasoningDelta(text))
+
+
+def _stream_error(chunk: Any) -> StreamErrorEvent:
+    if isinstance(chunk, str):
+        return StreamErrorEvent(error_type=None, error_message=chunk[:500], payload=chunk)
+    error_type, message, _ = describe_error(chunk)
+    if isinstance(chunk, dict) and isinstance(chunk.get("error"), dict):
+        code = chunk["error"].get("code")
+        if code and isinstance(code, str) and error_type != code:
+            error_type = f"{error_type}/{code}" if error_type else code
+    return StreamErrorEvent(
+        error_type=error_type,
+        error_message=message or json.dumps(chunk)[:500],
+        payload=chunk,
+    )

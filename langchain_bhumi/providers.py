@@ -1,0 +1,215 @@
+"""The provider registry: which wire format, base URL and API key each provider uses.
+
+`"provider/model"` strings split at the FIRST `/`: `"vllm/meta-llama/Llama-3-8B"` is
+provider `vllm`, model `meta-llama/Llama-3-8B`. A provider not listed here works with an
+explicit `base_url` as a generic OpenAI-compatible server (key from `<NAME>_API_KEY` if
+set). This is the only module that knows provider names; everything a provider does
+differently is a field of its `ProviderSpec`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+from langchain_bhumi.core.errors import ConfigurationError, MissingAPIKeyError
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSpec:
+    """How to reach one provider.
+
+    Attributes:
+        name: Registry name (the part before the first `/` of the model string).
+        protocol: Wire format: `"openai_chat"` (more formats come with their modules).
+        base_url: Default base URL; `None` means the caller must give one.
+        api_key_env: Environment variables that may hold the key, in order.
+        key_required: Whether calls fail without a key (local servers do not need one).
+        max_tokens_field: Body field for the output-token limit.
+        stream_options: Whether the server accepts `stream_options.include_usage`.
+        send_reasoning: Whether earlier turns' reasoning text goes back to the server.
+        root: Path added to a bare `scheme://host[:port]` base URL; `None` uses the
+            protocol's default (`/v1` for chat completions).
+        local: A server on this machine (used in messages and the demo).
+    """
+
+    name: str
+    protocol: str
+    base_url: str | None
+    api_key_env: tuple[str, ...] = ()
+    key_required: bool = True
+    max_tokens_field: str = "max_tokens"
+    stream_options: bool = True
+    send_reasoning: bool = False
+    root: str | None = None
+    local: bool = False
+    default_headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def base_url_env(self) -> str:
+        """Environment variable that overrides the default base URL."""
+        return f"{_env_name(self.name)}_BASE_URL"
+
+    def find_api_key(self) -> str | None:
+        """The first API key set in this provider's environment variables."""
+        for name in self.api_key_env:
+            value = os.environ.get(name)
+            if value:
+                return value
+        return None
+
+    def require_api_key(self, explicit: str | None) -> str | None:
+        """`explicit`, else the environment's key; raises when required and absent."""
+        key = explicit or self.find_api_key()
+        if key is None and self.key_required:
+            raise MissingAPIKeyError(self.name, self.api_key_env)
+        return key
+
+
+def _openai_compatible(
+    name: str, base_url: str, *env: str, local: bool = False, **options: object
+) -> ProviderSpec:
+    return ProviderSpec(
+        name=name,
+        protocol="openai_chat",
+        base_url=base_url,
+        api_key_env=env or (f"{_env_name(name)}_API_KEY",),
+        key_required=not local,
+        local=local,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def _env_name(provider: str) -> str:
+    return provider.upper().replace("-", "_").replace(".", "_")
+
+
+PROVIDERS: dict[str, ProviderSpec] = {
+    spec.name: spec
+    for spec in (
+        _openai_compatible(
+            "openai",
+            "https://api.openai.com/v1",
+            "OPENAI_API_KEY",
+            max_tokens_field="max_completion_tokens",
+        ),
+        _openai_compatible("groq", "https://api.groq.com/openai/v1"),
+        _openai_compatible("openrouter", "https://openrouter.ai/api/v1"),
+        # Mistral sends usage on its last chunk unasked and rejects unknown fields.
+        _openai_compatible("mistral", "https://api.mistral.ai/v1", stream_options=False),
+        _openai_compatible("deepseek", "https://api.deepseek.com/v1"),
+        _openai_compatible("xai", "https://api.x.ai/v1"),
+        _openai_compatible(
+            "together", "https://api.together.xyz/v1", "TOGETHER_API_KEY", "TOGETHER_AI_API_KEY"
+        ),
+        _openai_compatible("fireworks", "https://api.fireworks.ai/inference/v1"),
+        _openai_compatible("cerebras", "https://api.cerebras.ai/v1"),
+        _openai_compatible("sambanova", "https://api.sambanova.ai/v1"),
+        _openai_compatible(
+            "perplexity", "https://api.perplexity.ai", "PERPLEXITY_API_KEY", "PPLX_API_KEY", root=""
+        ),
+        _openai_compatible("huggingface", "https://router.huggingface.co/v1", "HF_TOKEN"),
+        _openai_compatible("moonshot", "https://api.moonshot.ai/v1"),
+        _openai_compatible("zai", "https://api.z.ai/api/paas/v4"),
+        _openai_compatible("nvidia", "https://integrate.api.nvidia.com/v1"),
+        _openai_compatible("dashscope", "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"),
+        _openai_compatible("ollama", "http://127.0.0.1:11434/v1", local=True),
+        _openai_compatible("llamacpp", "http://127.0.0.1:8080/v1", local=True, send_reasoning=True),
+        _openai_compatible("vllm", "http://127.0.0.1:8000/v1", local=True),
+        _openai_compatible(
+            "lmstudio",
+            "http://127.0.0.1:1234/v1",
+            "LMSTUDIO_API_KEY",
+            "LM_STUDIO_API_KEY",
+            local=True,
+        ),
+    )
+}
+"""Every provider known by name."""
+
+ALIASES = {
+    "llama.cpp": "llamacpp",
+    "llama-cpp": "llamacpp",
+    "lm-studio": "lmstudio",
+    "hf": "huggingface",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedModel:
+    """A model string resolved against the registry."""
+
+    spec: ProviderSpec
+    model: str
+    base_url: str
+
+
+def resolve_model(
+    model: str, *, provider: str | None = None, base_url: str | None = None
+) -> ResolvedModel:
+    """Resolve `"provider/model"` (or `model` with an explicit `provider`).
+
+    Raises:
+        ConfigurationError: The string has no provider, the provider is unknown and no
+            `base_url` is given, or the model part is empty.
+    """
+    if provider:
+        name, model_name = provider, model
+        if model_name.startswith(provider + "/"):
+            model_name = model_name[len(provider) + 1 :]
+    elif "/" in model:
+        name, model_name = model.split("/", 1)
+    else:
+        raise ConfigurationError(
+            f"model {model!r} names no provider: write 'provider/model' (e.g. "
+            f"'openai/gpt-4o-mini', 'ollama/qwen2.5') or pass provider=...; known providers: "
+            f"{', '.join(sorted(PROVIDERS))}"
+        )
+    if not model_name:
+        raise ConfigurationError(f"model {model!r} has an empty model name after {name + '/'!r}")
+    key = ALIASES.get(name.lower(), name.lower())
+    spec = PROVIDERS.get(key)
+    if spec is None:
+        if not base_url:
+            raise ConfigurationError(
+                f"unknown provider {name!r}: pass base_url=... to use it as an OpenAI-compatible "
+                f"server, or use one of: {', '.join(sorted(PROVIDERS))}"
+            )
+        spec = ProviderSpec(
+            name=name,
+            protocol="openai_chat",
+            base_url=None,
+            api_key_env=(f"{_env_name(name)}_API_KEY",),
+            key_required=False,
+        )
+    chosen = base_url or os.environ.get(spec.base_url_env) or spec.base_url
+    if not chosen:  # pragma: no cover - every registered spec has a default
+        raise ConfigurationError(f"provider {spec.name!r} needs base_url=...")
+    return ResolvedModel(spec, model_name, chosen)
+
+
+def endpoint_url(base_url: str, root: str, path: str) -> str:
+    """Join a base URL and an endpoint path.
+
+    A bare `scheme://host[:port]` gets `root` (e.g. `/v1`); a base URL that already has
+    a path is kept as given, so `/v1` is never doubled; a pasted full endpoint URL is
+    accepted too. Query parameters on the base URL are kept.
+
+    Example:
+        ```python
+        endpoint_url("http://127.0.0.1:8080", "/v1", "/chat/completions")
+        # 'http://127.0.0.1:8080/v1/chat/completions'
+        endpoint_url("http://127.0.0.1:8080/v1/", "/v1", "/chat/completions")
+        # 'http://127.0.0.1:8080/v1/chat/completions'
+        ```
+    """
+    scheme, netloc, base_path, query, fragment = urlsplit(base_url.strip())
+    if not scheme or not netloc:
+        raise ConfigurationError(f"base_url {base_url!r} is not an absolute http(s) URL")
+    base_path = base_path.rstrip("/")
+    if base_path.endswith(path):
+        base_path = base_path[: -len(path)]
+    if not base_path:
+        base_path = root
+    return urlunsplit((scheme, netloc, base_path + path, query, fragment))
