@@ -2,7 +2,7 @@
 
 ```
 BhumiError
-├── ConfigurationError            bad model string, unknown provider, missing key (ValueError)
+├── ConfigurationError            bad model string, unknown provider, bad base URL
 │   └── MissingAPIKeyError
 ├── ProviderHTTPError             the server answered with a non-2xx status
 │   ├── BadRequestError           400, 422
@@ -44,8 +44,12 @@ class BhumiError(Exception):
     """Base class of every error raised by langchain-bhumi."""
 
 
-class ConfigurationError(BhumiError, ValueError):
-    """The model cannot be configured as asked (model string, provider, base URL)."""
+class ConfigurationError(BhumiError):
+    """The model cannot be configured as asked (model string, provider, base URL).
+
+    Not a `ValueError` on purpose: pydantic would wrap it in a `ValidationError` when it
+    is raised while constructing `ChatBhumi`, and the type would be lost.
+    """
 
 
 class MissingAPIKeyError(ConfigurationError):

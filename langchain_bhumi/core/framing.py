@@ -63,7 +63,9 @@ class SSEFramer:
         text = self._text.decode(b"", final=True)
         lines = self._lines.decode(text) if text else []
         lines.extend(self._lines.flush())
-        unterminated = bool(lines) or self._mid_event
+        if lines:
+            self._mid_event = lines[-1] != ""
+        unterminated = self._mid_event
         lines.append("")  # dispatch whatever event is still pending
         frames = []
         for line in lines:

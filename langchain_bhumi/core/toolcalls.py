@@ -12,9 +12,10 @@ fragment belongs to. Seen in real streams:
 - Gemini's `id` is `""`: there is none.
 
 The rules (design.md): a fragment with an id we have seen belongs to that call; a new
-non-empty id together with a name starts a new call, unless it only renames the open
-call whose arguments are still incomplete; a provider `index` identifies a call when
-present; fragments with neither belong to the open call.
+non-empty id together with a name starts a new call, unless the provider's index names a
+call of that name whose arguments are still incomplete (then the id changed, not the
+call); a provider `index` identifies a call when present; fragments with neither belong
+to the open call.
 
 What comes out: one `ToolCallDelta` per fragment with a stable integer index per call
 (0, 1, ... in order of appearance), `id` and `name` only on a call's first delta, and
@@ -171,16 +172,16 @@ class ToolCallAssembler:
 
         if call_id is not None and name is not None:
             # A new id with a name starts a call, except when a server re-sends the name
-            # with a fresh id on every fragment of the same, still incomplete call.
-            candidate = keyed if key is not None else open_call
+            # with a fresh id on every fragment of the call its index names, while that
+            # call's arguments are still incomplete (llama-server once did this).
             if (
-                candidate is not None
-                and not candidate.done
-                and candidate.name == name
-                and candidate.parts
-                and not _is_complete_json(candidate.args_text())
+                keyed is not None
+                and not keyed.done
+                and keyed.name == name
+                and keyed.parts
+                and not _is_complete_json(keyed.args_text())
             ):
-                return self._touch(candidate)
+                return self._touch(keyed)
             return self._start(key)
 
         if keyed is not None:

@@ -72,9 +72,16 @@ class Received:
         return json.loads(self.body)
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-            429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable",
-            529: "Overloaded"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+    529: "Overloaded",
+}
 
 
 class ScriptedServer:
@@ -129,9 +136,14 @@ class ScriptedServer:
                     return
                 self.received.append(request)
                 with self._lock:
-                    script = self._queue.popleft() if self._queue else Scripted(
-                        status=500, parts=[b'{"error": "no scripted response left"}'],
-                        content_type="application/json",
+                    script = (
+                        self._queue.popleft()
+                        if self._queue
+                        else Scripted(
+                            status=500,
+                            parts=[b'{"error": "no scripted response left"}'],
+                            content_type="application/json",
+                        )
                     )
                 if not self._respond(conn, script):
                     return
@@ -164,20 +176,25 @@ class ScriptedServer:
         return Received(method, path, headers, body), buffer
 
     def _respond(self, conn: socket.socket, script: Scripted) -> bool:
-        if script.stall_before_headers:
-            if self._stop.wait(script.stall_before_headers):
-                return False
-        head = [f"HTTP/1.1 {script.status} {_REASONS.get(script.status, 'Status')}",
-                f"content-type: {script.content_type}", "transfer-encoding: chunked"]
+        if script.stall_before_headers and self._stop.wait(script.stall_before_headers):
+            return False
+        head = [
+            f"HTTP/1.1 {script.status} {_REASONS.get(script.status, 'Status')}",
+            f"content-type: {script.content_type}",
+            "transfer-encoding: chunked",
+        ]
         head += [f"{k}: {v}" for k, v in script.headers.items()]
         conn.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
         for number, part in enumerate(script.parts):
             if script.cut_after is not None and number == script.cut_after:
                 conn.shutdown(socket.SHUT_RDWR)
                 return False
-            if script.stall_after is not None and number == script.stall_after:
-                if self._stop.wait(script.stall_seconds):
-                    return False
+            if (
+                script.stall_after is not None
+                and number == script.stall_after
+                and self._stop.wait(script.stall_seconds)
+            ):
+                return False
             if script.delay:
                 time.sleep(script.delay)
             if part:
