@@ -39,7 +39,7 @@ from langchain_bhumi.core.events import (
     ToolCallDone,
     Usage,
 )
-from langchain_bhumi.protocols.openai_chat import TOOL_CALL_EXTRAS
+from langchain_bhumi.protocols.base import TOOL_CALL_EXTRAS
 
 logger = logging.getLogger("langchain_bhumi")
 
@@ -106,14 +106,13 @@ class MessageBuilder:
 
     def chunk(self, events: list[StreamEvent]) -> AIMessageChunk | None:
         """One chunk for the events of one network read, or `None` if nothing to show."""
-        text: list[str] = []
-        reasoning: list[str] = []
+        content = _Content()
         refusal: list[str] = []
         calls: dict[int, ToolCallChunk] = {}
         for event in events:
             kind = type(event)
             if kind is TextDelta:
-                text.append(event.text)  # type: ignore[union-attr]
+                content.text(event)  # type: ignore[arg-type]
             elif kind is ToolCallDelta:
                 assert isinstance(event, ToolCallDelta)
                 known = calls.get(event.index)
@@ -128,27 +127,28 @@ class MessageBuilder:
                 else:
                     known["args"] = (known["args"] or "") + event.args
             elif kind is ReasoningDelta:
-                reasoning.append(event.text)  # type: ignore[union-attr]
+                content.reasoning(event)  # type: ignore[arg-type]
             else:
                 self._record(event)
                 if kind is RefusalDelta:
                     refusal.append(event.text)  # type: ignore[union-attr]
-        if not (text or calls or reasoning or refusal):
+        if not (content.order or calls or refusal):
             return None
+        text, reasoning = content.v0()
         kwargs: dict[str, Any] = {}
         if reasoning:
-            kwargs["reasoning_content"] = "".join(reasoning)
+            kwargs["reasoning_content"] = reasoning
         if refusal:
             kwargs["refusal"] = "".join(refusal)
-        joined = "".join(text)
         call_chunks = list(calls.values())
-        content: str | list[str | dict[str, Any]] = joined
         metadata: dict[str, Any] = {}
+        body: str | list[str | dict[str, Any]] = text
         if self._v1:
-            content = _v1_blocks(kwargs.get("reasoning_content"), joined, call_chunks)
+            body = content.v1_blocks(indexed=True)
+            body.extend(_v1_call_chunk(call) for call in call_chunks)
             metadata["output_version"] = "v1"
         return AIMessageChunk(
-            content=content,
+            content=body,
             additional_kwargs=kwargs,
             tool_call_chunks=call_chunks,
             response_metadata=metadata,
@@ -173,37 +173,34 @@ class MessageBuilder:
 
     def message(self, events: list[StreamEvent]) -> AIMessage:
         """The complete message of a non-streamed response."""
-        text: list[str] = []
-        reasoning: list[str] = []
+        content = _Content()
         refusal: list[str] = []
         for event in events:
             kind = type(event)
             if kind is TextDelta:
-                text.append(event.text)  # type: ignore[union-attr]
+                content.text(event)  # type: ignore[arg-type]
             elif kind is ReasoningDelta:
-                reasoning.append(event.text)  # type: ignore[union-attr]
+                content.reasoning(event)  # type: ignore[arg-type]
             elif kind is not ToolCallDelta:
                 self._record(event)
                 if kind is RefusalDelta:
                     refusal.append(event.text)  # type: ignore[union-attr]
         tool_calls, invalid = self._calls()
         kwargs = self._state_kwargs()
+        text, reasoning = content.v0()
         if reasoning:
-            kwargs["reasoning_content"] = "".join(reasoning)
+            kwargs["reasoning_content"] = reasoning
         if refusal:
             kwargs["refusal"] = "".join(refusal)
-        joined = "".join(text)
         metadata = self._response_metadata()
-        content: str | list[str | dict[str, Any]] = joined
+        body: str | list[str | dict[str, Any]] = text
         if self._v1:
-            content = _v1_blocks(kwargs.get("reasoning_content"), joined, [])
-            for block in content:
-                block.pop("index", None)  # type: ignore[union-attr]
-            content.extend({"type": "tool_call", **call} for call in tool_calls)
-            content.extend(dict(call) for call in invalid)
+            body = content.v1_blocks(indexed=False)
+            body.extend({"type": "tool_call", **call} for call in tool_calls)
+            body.extend(dict(call) for call in invalid)
             metadata["output_version"] = "v1"
         return AIMessage(
-            content=content,
+            content=body,
             additional_kwargs=kwargs,
             tool_calls=tool_calls,
             invalid_tool_calls=invalid,
@@ -282,22 +279,63 @@ class MessageBuilder:
         return metadata
 
 
-def _v1_blocks(
-    reasoning: str | None, text: str, calls: list[ToolCallChunk]
-) -> list[str | dict[str, Any]]:
-    blocks: list[str | dict[str, Any]] = []
-    if reasoning:
-        blocks.append({"type": "reasoning", "reasoning": reasoning, "index": "lc_rs_0"})
-    if text:
-        blocks.append({"type": "text", "text": text, "index": "lc_txt_0"})
-    for call in calls:
-        blocks.append(
-            {
-                "type": "tool_call_chunk",
-                "id": call["id"],
-                "name": call["name"],
-                "args": call["args"],
-                "index": f"lc_tc_{call['index']}",
-            }
-        )
-    return blocks
+class _Content:
+    """Text and reasoning pieces, by content block, in order of first appearance."""
+
+    __slots__ = ("order", "pieces", "signatures")
+
+    def __init__(self) -> None:
+        self.order: list[tuple[str, int]] = []
+        self.pieces: dict[tuple[str, int], list[str]] = {}
+        self.signatures: dict[int, str] = {}
+
+    def _add(self, key: tuple[str, int], text: str) -> None:
+        pieces = self.pieces.get(key)
+        if pieces is None:
+            self.order.append(key)
+            self.pieces[key] = [text]
+        else:
+            pieces.append(text)
+
+    def text(self, event: TextDelta) -> None:
+        if event.text:
+            self._add(("text", event.block), event.text)
+
+    def reasoning(self, event: ReasoningDelta) -> None:
+        self._add(("reasoning", event.block), event.text)
+        if event.signature:
+            self.signatures[event.block] = event.signature
+
+    def v0(self) -> tuple[str, str]:
+        """All text, and all reasoning text, each joined across blocks."""
+        text = [p for key in self.order if key[0] == "text" for p in self.pieces[key]]
+        reasoning = [p for key in self.order if key[0] == "reasoning" for p in self.pieces[key]]
+        return "".join(text), "".join(reasoning)
+
+    def v1_blocks(self, *, indexed: bool) -> list[str | dict[str, Any]]:
+        """Standard blocks; `indexed` adds the `lc_` merge keys streaming chunks need."""
+        blocks: list[str | dict[str, Any]] = []
+        for kind, number in self.order:
+            joined = "".join(self.pieces[(kind, number)])
+            if kind == "text":
+                block: dict[str, Any] = {"type": "text", "text": joined}
+                prefix = "lc_txt_"
+            else:
+                block = {"type": "reasoning", "reasoning": joined}
+                if number in self.signatures:
+                    block["extras"] = {"signature": self.signatures[number]}
+                prefix = "lc_rs_"
+            if indexed:
+                block["index"] = f"{prefix}{number}"
+            blocks.append(block)
+        return blocks
+
+
+def _v1_call_chunk(call: ToolCallChunk) -> dict[str, Any]:
+    return {
+        "type": "tool_call_chunk",
+        "id": call["id"],
+        "name": call["name"],
+        "args": call["args"],
+        "index": f"lc_tc_{call['index']}",
+    }

@@ -39,8 +39,11 @@ _REQUEST_FIELDS = frozenset(
         "response_format",
         "temperature",
         "top_p",
+        "top_k",
         "max_tokens",
         "seed",
+        "reasoning_effort",
+        "thinking_budget",
     }
 )
 
@@ -194,7 +197,13 @@ class ChatBhumi(BaseChatModel):
     temperature: float | None = None
     max_tokens: int | None = Field(default=None, alias="max_completion_tokens")
     top_p: float | None = None
+    top_k: int | None = None
     seed: int | None = None
+    reasoning_effort: str | None = None
+    """`"low"`, `"medium"` or `"high"` for reasoning models (OpenAI-style; each wire format
+    maps it as it can)."""
+    thinking_budget: int | None = None
+    """Token budget for reasoning where the format has one (Anthropic, Gemini)."""
     stop: list[str] | None = Field(default=None, alias="stop_sequences")
     timeout: float | None = Field(default=60.0, alias="request_timeout")
     """Idle timeout (s): the longest wait for headers and between two reads of a stream."""
@@ -270,7 +279,10 @@ class ChatBhumi(BaseChatModel):
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
             "top_p": self.top_p,
+            "top_k": self.top_k,
             "seed": self.seed,
+            "reasoning_effort": self.reasoning_effort,
+            "thinking_budget": self.thinking_budget,
             "stop": self.stop,
             **self.model_kwargs,
         }
@@ -421,6 +433,9 @@ class ChatBhumi(BaseChatModel):
             response_format=fields.get("response_format"),
             temperature=fields.get("temperature", self.temperature),
             top_p=fields.get("top_p", self.top_p),
+            top_k=fields.get("top_k", self.top_k),
+            reasoning_effort=fields.get("reasoning_effort", self.reasoning_effort),
+            thinking_budget=fields.get("thinking_budget", self.thinking_budget),
             max_tokens=fields.get("max_tokens", self.max_tokens),
             stop=call_stop or None,
             seed=fields.get("seed", self.seed),

@@ -22,7 +22,7 @@ class ProviderSpec:
 
     Attributes:
         name: Registry name (the part before the first `/` of the model string).
-        protocol: Wire format: `"openai_chat"` (more formats come with their modules).
+        protocol: Wire format: `"openai_chat"`, `"anthropic"` or `"gemini"`.
         base_url: Default base URL; `None` means the caller must give one.
         api_key_env: Environment variables that may hold the key, in order.
         key_required: Whether calls fail without a key (local servers do not need one).
@@ -88,6 +88,18 @@ def _env_name(provider: str) -> str:
 PROVIDERS: dict[str, ProviderSpec] = {
     spec.name: spec
     for spec in (
+        ProviderSpec(
+            name="anthropic",
+            protocol="anthropic",
+            base_url="https://api.anthropic.com/v1",
+            api_key_env=("ANTHROPIC_API_KEY",),
+        ),
+        ProviderSpec(
+            name="gemini",
+            protocol="gemini",
+            base_url="https://generativelanguage.googleapis.com/v1beta",
+            api_key_env=("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+        ),
         _openai_compatible(
             "openai",
             "https://api.openai.com/v1",
@@ -129,6 +141,8 @@ PROVIDERS: dict[str, ProviderSpec] = {
 """Every provider known by name."""
 
 ALIASES = {
+    "google": "gemini",
+    "google_genai": "gemini",
     "llama.cpp": "llamacpp",
     "llama-cpp": "llamacpp",
     "lm-studio": "lmstudio",
@@ -207,9 +221,11 @@ def endpoint_url(base_url: str, root: str, path: str) -> str:
     scheme, netloc, base_path, query, fragment = urlsplit(base_url.strip())
     if not scheme or not netloc:
         raise ConfigurationError(f"base_url {base_url!r} is not an absolute http(s) URL")
+    path, _, path_query = path.partition("?")
     base_path = base_path.rstrip("/")
     if base_path.endswith(path):
         base_path = base_path[: -len(path)]
     if not base_path:
         base_path = root
+    query = "&".join(q for q in (query, path_query) if q)
     return urlunsplit((scheme, netloc, base_path + path, query, fragment))

@@ -15,7 +15,10 @@ from typing import Protocol
 from httpx_sse._decoders import SSEDecoder, SSELineDecoder
 from httpx_sse._models import ServerSentEvent
 
-__all__ = ["Frame", "Framer", "SSEFramer", "ServerSentEvent"]
+__all__ = ["WHOLE_BODY", "Frame", "Framer", "SSEFramer", "ServerSentEvent", "WholeBodyFramer"]
+
+WHOLE_BODY = "whole-body"
+"""Event name of the single frame a `WholeBodyFramer` produces."""
 
 Frame = ServerSentEvent
 """One frame of a response body: `.event` (may be empty) and `.data`."""
@@ -73,3 +76,21 @@ class SSEFramer:
             if frame is not None:
                 frames.append(frame)
         return frames, unterminated and bool(frames)
+
+
+class WholeBodyFramer:
+    """The whole body as one frame (event `WHOLE_BODY`), for a server that answered a
+    streaming request with a plain JSON document."""
+
+    __slots__ = ("_parts",)
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+
+    def feed(self, data: bytes) -> list[Frame]:
+        self._parts.append(data)
+        return []
+
+    def flush(self) -> tuple[list[Frame], bool]:
+        body = b"".join(self._parts).decode("utf-8", "replace")
+        return ([ServerSentEvent(event=WHOLE_BODY, data=body)] if body.strip() else []), False

@@ -60,8 +60,8 @@ ERROR_BODY_LIMIT = 64 * 1024
 class StreamDecoder(Protocol):
     """Turns one response's frames into normalized events (one per protocol module)."""
 
-    def new_framer(self) -> Framer:
-        """The framing this response uses (SSE, JSON array, ...)."""
+    def new_framer(self, content_type: str) -> Framer:
+        """The framing of a response with this Content-Type (SSE, JSON array, ...)."""
         ...
 
     def feed(self, frames: list[Frame]) -> list[StreamEvent]:
@@ -251,7 +251,7 @@ class Transport:
         started = time.monotonic()
         response = self._open(request, started)
         stats = _StreamStats()
-        framer = decoder.new_framer()
+        framer = decoder.new_framer(response.headers.get("content-type", ""))
         deadline = self._deadline(started)
         outcome = "abandoned by the caller"
         try:
@@ -288,7 +288,7 @@ class Transport:
         started = time.monotonic()
         response = await self._aopen(request, started)
         stats = _StreamStats()
-        framer = decoder.new_framer()
+        framer = decoder.new_framer(response.headers.get("content-type", ""))
         deadline = self._deadline(started)
         outcome = "abandoned by the caller"
         try:

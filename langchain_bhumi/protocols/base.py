@@ -21,6 +21,10 @@ from langchain_core.messages import BaseMessage
 from langchain_bhumi.core.events import StreamEvent
 from langchain_bhumi.core.transport import StreamDecoder
 
+TOOL_CALL_EXTRAS = "tool_call_extras"
+"""`additional_kwargs` key: `{tool_call_id: provider data}` that must travel back with each
+call on the next turn (Gemini thought signatures, ...)."""
+
 ToolChoice = str | dict[str, Any]
 """`"auto"`, `"required"`, `"none"`, a tool name, or a format-specific dict."""
 
@@ -44,9 +48,14 @@ class ChatRequest:
     response_format: dict[str, Any] | None = None
     temperature: float | None = None
     top_p: float | None = None
+    top_k: int | None = None
     max_tokens: int | None = None
     stop: list[str] | None = None
     seed: int | None = None
+    reasoning_effort: str | None = None
+    """`"low"`/`"medium"`/`"high"` (OpenAI-style); formats map it as they can."""
+    thinking_budget: int | None = None
+    """Token budget for reasoning (Anthropic `budget_tokens`, Gemini `thinkingBudget`)."""
     include_usage: bool = True
     max_tokens_field: str = "max_tokens"
     send_reasoning: bool = False

@@ -48,7 +48,7 @@ from langchain_bhumi.core.events import (
     TextDelta,
     Usage,
 )
-from langchain_bhumi.core.framing import Frame, Framer, SSEFramer
+from langchain_bhumi.core.framing import WHOLE_BODY, Frame, Framer, SSEFramer, WholeBodyFramer
 from langchain_bhumi.core.toolcalls import ToolCallAssembler
 from langchain_bhumi.core.transport import describe_error
 from langchain_bhumi.protocols._content import (
@@ -60,7 +60,7 @@ from langchain_bhumi.protocols._content import (
     text_of,
     tool_result_text,
 )
-from langchain_bhumi.protocols.base import ChatProtocol, ChatRequest, ToolChoice
+from langchain_bhumi.protocols.base import TOOL_CALL_EXTRAS, ChatProtocol, ChatRequest, ToolChoice
 
 FINISH_REASONS = {
     "stop": "stop",
@@ -82,7 +82,6 @@ _INFO_FIELDS = ("system_fingerprint", "service_tier", "provider", "object")
 # Keys under which a provider may send per-message state to be sent back.
 REASONING_DETAILS = "reasoning_details"
 EXTRA_CONTENT = "extra_content"
-TOOL_CALL_EXTRAS = "tool_call_extras"
 
 
 def normalize_finish(native: str | None, has_calls: bool) -> Finish | None:
@@ -126,6 +125,8 @@ class OpenAIChatProtocol(ChatProtocol):
         for key, value in (
             ("temperature", request.temperature),
             ("top_p", request.top_p),
+            ("top_k", request.top_k),
+            ("reasoning_effort", request.reasoning_effort),
             (request.max_tokens_field, request.max_tokens),
             ("stop", request.stop),
             ("seed", request.seed),
@@ -315,7 +316,9 @@ class OpenAIChatStreamDecoder:
         self._reasoning_details: dict[Any, dict[str, Any]] = {}
         self._extra_content: dict[str, Any] | None = None
 
-    def new_framer(self) -> Framer:
+    def new_framer(self, content_type: str) -> Framer:
+        if content_type.startswith("application/json"):
+            return WholeBodyFramer()  # the server ignored "stream": true
         return SSEFramer()
 
     @property
@@ -345,7 +348,9 @@ class OpenAIChatStreamDecoder:
                 raise _stream_error(chunk)
             if not isinstance(chunk, dict):
                 raise InvalidStreamDataError("a stream frame is not a JSON object", data=data)
-            self.decode_chunk(chunk, out, whole=False)
+            whole = frame.event == WHOLE_BODY
+            self.decode_chunk(chunk, out, whole=whole)
+            self.done = self.done or whole
         return out
 
     def close(self) -> list[StreamEvent]:

@@ -124,7 +124,7 @@ def test_any_split_of_a_chat_stream_decodes_to_the_same_content(cuts: list[int])
     body += b"data: [DONE]\r\n\r\n"
 
     decoder = OpenAIChatProtocol().stream_decoder()
-    framer = decoder.new_framer()
+    framer = decoder.new_framer("text/event-stream")
     out = []
     for piece in split(body, cuts):
         out += decoder.feed(framer.feed(piece))
