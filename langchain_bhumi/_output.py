@@ -26,6 +26,7 @@ from langchain_core.messages import (
     ToolCallChunk,
 )
 from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
+from langchain_core.utils.json import parse_partial_json
 
 from langchain_bhumi.core.events import (
     Finish,
@@ -87,20 +88,26 @@ class MessageBuilder:
         "_id",
         "_info",
         "_state",
+        "_streamed",
         "_usage",
         "_v1",
         "model_name",
+        "wire_format",
     )
 
-    def __init__(self, *, v1: bool = False, model_name: str | None = None) -> None:
+    def __init__(
+        self, *, v1: bool = False, model_name: str | None = None, wire_format: str | None = None
+    ) -> None:
         self._v1 = v1
         self.model_name = model_name
+        self.wire_format = wire_format
         self._id: str | None = None
         self._info: ResponseInfo | None = None
         self._usage: Usage | None = None
         self._finish: Finish | None = None
         self._state: dict[str, Any] = {}
         self._done: list[ToolCallDone] = []
+        self._streamed: set[int] = set()
 
     # --- streaming -------------------------------------------------------------------
 
@@ -132,6 +139,9 @@ class MessageBuilder:
                 self._record(event)
                 if kind is RefusalDelta:
                     refusal.append(event.text)  # type: ignore[union-attr]
+                elif kind is ToolCallDone and event.error is not None:  # type: ignore[union-attr]
+                    self._block_repair(event, calls)  # type: ignore[arg-type]
+        self._streamed.update(calls)
         if not (content.order or calls or refusal):
             return None
         text, reasoning = content.v0()
@@ -168,6 +178,28 @@ class MessageBuilder:
             id=self._id,
             chunk_position="last",
         )
+
+    def _block_repair(self, call: ToolCallDone, calls: dict[int, ToolCallChunk]) -> None:
+        """Keep LangChain from 'repairing' a streamed call whose arguments are invalid.
+
+        LangChain aggregates streamed arguments with a partial-JSON parser that closes
+        open strings and brackets, so arguments cut off by `finish_reason=length` would
+        become a plausible dict and an agent would run the tool with them. The chunks
+        already sent cannot be taken back; instead one more argument piece makes the
+        aggregate unparseable, so the call lands in `invalid_tool_calls`.
+        """
+        if call.index not in self._streamed and call.index not in calls:
+            return  # never shown to LangChain: nothing to protect
+        suffix = unrepairable_suffix(call.args_text)
+        if not suffix:
+            return
+        known = calls.get(call.index)
+        if known is None:
+            calls[call.index] = ToolCallChunk(
+                name=None, args=suffix, id=None, index=call.index, type="tool_call_chunk"
+            )
+        else:
+            known["args"] = (known["args"] or "") + suffix
 
     # --- whole response ----------------------------------------------------------------
 
@@ -266,6 +298,9 @@ class MessageBuilder:
     def _response_metadata(self) -> dict[str, Any]:
         info = self._info
         metadata: dict[str, Any] = {"model_provider": MODEL_PROVIDER}
+        if self.wire_format:
+            # Lets an encoder tell its own format's opaque data (signatures) from another's.
+            metadata["wire_format"] = self.wire_format
         model = (info.model if info else None) or self.model_name
         if model:
             metadata["model_name"] = model
@@ -279,15 +314,48 @@ class MessageBuilder:
         return metadata
 
 
+def unrepairable_suffix(raw: str) -> str:
+    """The shortest text that, appended to `raw`, makes LangChain's `parse_partial_json`
+    give up (return no dict); `""` when it already gives up on `raw`.
+
+    The parser closes an open string and open brackets, but stops at a closing bracket
+    that does not match; so: close the string if one is open, then add a mismatched one.
+    """
+    try:
+        if not isinstance(parse_partial_json(raw), dict):
+            return ""
+    except ValueError:
+        return ""
+    in_string = escaped = False
+    stack: list[str] = []
+    for char in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            stack.append("}" if char == "{" else "]")
+        elif char in "}]" and stack and stack[-1] == char:
+            stack.pop()
+    suffix = ('""' if escaped else '"') if in_string else ""
+    return suffix + ("]" if stack and stack[-1] == "}" else "}")
+
+
 class _Content:
     """Text and reasoning pieces, by content block, in order of first appearance."""
 
-    __slots__ = ("order", "pieces", "signatures")
+    __slots__ = ("order", "pieces", "redacted", "signatures")
 
     def __init__(self) -> None:
         self.order: list[tuple[str, int]] = []
         self.pieces: dict[tuple[str, int], list[str]] = {}
         self.signatures: dict[int, str] = {}
+        self.redacted: dict[int, str] = {}
 
     def _add(self, key: tuple[str, int], text: str) -> None:
         pieces = self.pieces.get(key)
@@ -302,6 +370,10 @@ class _Content:
             self._add(("text", event.block), event.text)
 
     def reasoning(self, event: ReasoningDelta) -> None:
+        if event.redacted is not None:
+            self._add(("redacted", event.block), "")
+            self.redacted[event.block] = event.redacted
+            return
         self._add(("reasoning", event.block), event.text)
         if event.signature:
             self.signatures[event.block] = event.signature
@@ -320,6 +392,13 @@ class _Content:
             if kind == "text":
                 block: dict[str, Any] = {"type": "text", "text": joined}
                 prefix = "lc_txt_"
+            elif kind == "redacted":
+                data = self.redacted[number]
+                block = {
+                    "type": "non_standard",
+                    "value": {"type": "redacted_thinking", "data": data},
+                }
+                prefix = "lc_rd_"
             else:
                 block = {"type": "reasoning", "reasoning": joined}
                 if number in self.signatures:

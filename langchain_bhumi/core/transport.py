@@ -6,7 +6,9 @@ transport). The sync and async twins have the same shape, as in httpx.
 
 Timeouts:
     `connect` bounds the TCP/TLS handshake; `idle` bounds the wait for the response
-    headers and every gap between body reads (httpx's read timeout: no per-chunk timer);
+    headers and every gap between body reads of a stream (httpx's read timeout: no
+    per-chunk timer); `response` bounds the wait for a non-streamed answer, which a
+    server sends only once it has generated all of it;
     `total`, when set, is an overall deadline checked after every read, with the read
     timeout clamped to the time left when the body starts.
 
@@ -86,9 +88,17 @@ class Timeouts:
     connect: float | None = 10.0
     idle: float | None = 60.0
     total: float | None = None
+    response: float | None = 600.0
+    """Wait for a non-streamed answer, which arrives only once it is fully generated."""
 
-    def for_request(self, started: float) -> httpx.Timeout:
-        read = self.idle
+    def read_limit(self, *, stream: bool) -> float | None:
+        """Longest wait for the headers and between reads."""
+        if stream or self.idle is None:
+            return self.idle
+        return None if self.response is None else max(self.idle, self.response)
+
+    def for_request(self, started: float, *, stream: bool = True) -> httpx.Timeout:
+        read = self.read_limit(stream=stream)
         if self.total is not None:
             left = max(0.001, self.total - (time.monotonic() - started))
             read = left if read is None else min(read, left)
@@ -391,7 +401,7 @@ class Transport:
             request.url,
             content=request.content(),
             headers=headers,
-            timeout=self.timeouts.for_request(started),
+            timeout=self.timeouts.for_request(started, stream=request.stream),
         )
 
     def _retry_delay(
@@ -511,7 +521,7 @@ class Transport:
         limit = {
             "connect": self.timeouts.connect,
             "sending request": self.timeouts.idle,
-            "waiting for headers": self.timeouts.idle,
+            "waiting for headers": self.timeouts.read_limit(stream=request.stream),
             "between chunks": self.timeouts.idle,
             "total": self.timeouts.total,
         }[phase]

@@ -8,8 +8,10 @@ Decoding follows what real servers send, not only what OpenAI documents:
 - tool calls with or without `index`, ids that repeat, change or are empty (see
   `core.toolcalls`), arguments sent as objects instead of strings.
 - usage on a final chunk with empty `choices` (only when `stream_options.include_usage`
-  is set), on a chunk that still has choices, or repeated cumulatively: the last wins,
-  emitted once; cached and reasoning token details from every known field.
+  is set), on a chunk that still has choices, repeated cumulatively, or inside Groq's
+  `x_groq` object: the last wins, emitted once; cached and reasoning token details from
+  every known field.
+- a first chunk without an id (Azure's content-filter chunk): the first real id is used.
 - `{"error": ...}` objects and `event: error` frames inside a 200 stream raise
   `StreamErrorEvent`; a body that ends without `[DONE]` is fine after a `finish_reason`
   and a `StreamCutError` before one.
@@ -378,10 +380,14 @@ class OpenAIChatStreamDecoder:
 
     def decode_chunk(self, chunk: dict[str, Any], out: list[StreamEvent], *, whole: bool) -> None:
         """Decode one chunk (or a whole response when `whole`) into `out`."""
+        chunk_id = chunk.get("id") or None
         if not self._started:
             self._started = True
-            self._info.id = chunk.get("id") or None
-            out.append(ResponseInfo(self._info.id, chunk.get("model")))
+            self._info.id = chunk_id
+            out.append(ResponseInfo(chunk_id, chunk.get("model")))
+        elif chunk_id and self._info.id is None:  # Azure opens with an id-less filter chunk
+            self._info.id = chunk_id
+            out.append(ResponseInfo(chunk_id, None))
         model = chunk.get("model")
         if model:
             self._info.model = model
@@ -389,7 +395,7 @@ class OpenAIChatStreamDecoder:
             value = chunk.get(field)
             if value and isinstance(value, str) and field != "object":
                 self._info.extra[field] = value
-        usage = chunk.get("usage")
+        usage = chunk.get("usage") or (chunk.get("x_groq") or {}).get("usage")  # Groq, older
         if usage:
             self._usage = usage
         for choice in chunk.get("choices") or ():

@@ -410,3 +410,36 @@ def test_model_strings() -> None:
         ChatBhumi(model="acme/m")
     with pytest.raises(ConfigurationError, match="names no provider"):
         ChatBhumi(model="gpt-4o")
+
+
+@pytest.mark.parametrize(
+    "cut_args",
+    ['{"expression": "', '{"city": "Par', '{"a": 1, "b": [1, 2', '{"a": {"b": 1}', '{"a": 1} trailing'],
+)
+def test_a_call_cut_off_mid_stream_is_never_executed_with_repaired_args(
+    server: ScriptedServer, cut_args: str
+) -> None:
+    """When a stream ends (finish_reason=length) inside a call's arguments, LangChain's own
+    aggregation would 'repair' the truncated JSON into a valid dict and an agent would run
+    the tool with made-up arguments. The aggregated message must hold an invalid call."""
+    server.enqueue(
+        Scripted.sse(
+            chunk({"tool_calls": [{"index": 0, "id": "call_c", "function": {"name": "calculate", "arguments": ""}}]}),
+            chunk({"tool_calls": [{"index": 0, "function": {"arguments": cut_args}}]}),
+            chunk({}, finish="length"),
+        ),
+        Scripted.sse(
+            chunk({"tool_calls": [{"index": 0, "id": "call_c", "function": {"name": "calculate", "arguments": ""}}]}),
+            chunk({"tool_calls": [{"index": 0, "function": {"arguments": cut_args}}]}),
+            chunk({}, finish="length"),
+        ),
+    )
+    chunks = collect(model(server), "x")
+    streamed = message_chunk_to_message(chunks[0] + chunks[1:])
+    assert streamed.tool_calls == []
+    [bad] = streamed.invalid_tool_calls
+    assert (bad["id"], bad["name"]) == ("call_c", "calculate")
+    assert bad["args"] is not None and bad["args"].startswith(cut_args)
+    # The same holds when LangChain streams under invoke (agents with stream_mode="messages").
+    via_invoke = model(server, streaming=True).invoke("x")
+    assert via_invoke.tool_calls == [] and len(via_invoke.invalid_tool_calls) == 1
