@@ -210,6 +210,9 @@ class ChatBhumi(BaseChatModel):
     connect_timeout: float | None = 10.0
     total_timeout: float | None = None
     """Overall deadline per call (s), checked after every read; `None` for no deadline."""
+    response_timeout: float | None = 600.0
+    """Non-streamed calls: the longest wait for the answer, which a server only sends once it
+    has generated all of it (streamed calls use `timeout`)."""
     max_retries: int = 2
     streaming: bool = False
     """Stream under the hood even for `invoke` (the result is the same message)."""
@@ -240,7 +243,10 @@ class ChatBhumi(BaseChatModel):
         self._transport = Transport(
             provider=spec.name,
             timeouts=Timeouts(
-                connect=self.connect_timeout, idle=self.timeout, total=self.total_timeout
+                connect=self.connect_timeout,
+                idle=self.timeout,
+                total=self.total_timeout,
+                response=self.response_timeout,
             ),
             retry=RetryPolicy(max_retries=self.max_retries),
             secrets=(key,),
@@ -447,9 +453,9 @@ class ChatBhumi(BaseChatModel):
         api_key = self.api_key.get_secret_value() if self.api_key else None
         headers = {
             "user-agent": f"langchain-bhumi/{__version__}",
-            **spec.default_headers,
-            **(self.default_headers or {}),
             **self._protocol.auth_headers(api_key),
+            **spec.default_headers,
+            **(self.default_headers or {}),  # last: a user may override e.g. a version header
         }
         request = HTTPRequest(
             url=self._endpoint(model, stream=stream),
@@ -458,7 +464,9 @@ class ChatBhumi(BaseChatModel):
             stream=stream,
             has_tools=bool(chat_request.tools),
         )
-        builder = MessageBuilder(v1=self.output_version == "v1", model_name=model)
+        builder = MessageBuilder(
+            v1=self.output_version == "v1", model_name=model, wire_format=self._protocol.name
+        )
         return request, builder
 
     def _result(self, message: AIMessage) -> ChatResult:
@@ -502,8 +510,17 @@ class ChatBhumi(BaseChatModel):
             llm.bind_tools([get_weather], tool_choice="get_weather").invoke("Paris?")
             ```
         """
-        formatted = [convert_to_openai_tool(tool, strict=strict) for tool in tools]
-        names = [t["function"]["name"] for t in formatted if "function" in t]
+        formatted: list[dict[str, Any]] = [
+            tool  # type: ignore[misc]
+            if _is_builtin_tool(tool)
+            else convert_to_openai_tool(tool, strict=strict)
+            for tool in tools
+        ]
+        names = [
+            t["function"]["name"] if "function" in t else t.get("name", "")
+            for t in formatted
+            if "function" in t or t.get("name")
+        ]
         if tool_choice is not None and tool_choice is not False:
             kwargs["tool_choice"] = _tool_choice(tool_choice, names)
         if parallel_tool_calls is not None:
@@ -528,7 +545,9 @@ class ChatBhumi(BaseChatModel):
             method: `"function_calling"` (default: the model is forced to call a tool
                 shaped like the schema; the most widely supported), `"json_schema"`
                 (`response_format` with the schema) or `"json_mode"` (JSON object output;
-                describe the shape in the prompt).
+                describe the shape in the prompt). Where the model has no native
+                `json_schema` / JSON mode (older Claude models, Anthropic's JSON mode),
+                a forced tool call is used instead.
             include_raw: Return `{"raw": AIMessage, "parsed": ..., "parsing_error": ...}`
                 instead of raising on parse errors.
             strict: Ask the server to enforce the schema exactly.
@@ -547,6 +566,11 @@ class ChatBhumi(BaseChatModel):
             ```
         """
         is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
+        if method in ("json_schema", "json_mode"):
+            kind = "json_schema" if method == "json_schema" else "json_object"
+            model = self._call_model(kwargs.get("model"))
+            if not self._protocol.supports_response_format(model, kind):
+                method = "function_calling"  # a forced tool call works where this does not
         tool = convert_to_openai_tool(schema, strict=strict)
         trace = {"kwargs": {"method": method, "strict": strict}, "schema": tool}
         parser: Runnable[Any, Any]
@@ -592,6 +616,18 @@ class ChatBhumi(BaseChatModel):
         return RunnableMap(raw=llm) | parsed.with_fallbacks(
             [fallback], exception_key="parsing_error"
         )
+
+
+def _is_builtin_tool(tool: Any) -> bool:
+    """A provider's own tool dict (e.g. `{"type": "web_search_20250305", ...}`), sent as is."""
+    return (
+        isinstance(tool, dict)
+        and isinstance(tool.get("type"), str)
+        and tool["type"] != "function"
+        and "function" not in tool
+        and "input_schema" not in tool
+        and "parameters" not in tool
+    )
 
 
 def _tool_choice(choice: dict[str, Any] | str | bool, names: list[str]) -> dict[str, Any] | str:

@@ -90,3 +90,12 @@ class ChatProtocol(ABC):
     @abstractmethod
     def decode_response(self, body: Any) -> list[StreamEvent]:
         """The events of one non-streamed response body."""
+
+    def supports_response_format(self, model: str, kind: str) -> bool:
+        """Whether `model` honours a `response_format` of this kind natively.
+
+        `kind` is `"json_schema"` or `"json_object"`. When it does not,
+        `with_structured_output` asks for a forced tool call instead, which every tool-
+        calling model supports.
+        """
+        return True
