@@ -1,0 +1,500 @@
+"""Conformance: every recorded OpenAI chat-completions exchange, replayed byte for byte.
+
+Each exchange in `../shared/real-streams` with `api_family == "openai-chat"` is served by
+the loopback `ScriptedServer`, its body cut at random byte offsets (seeded by the exchange
+name, so a failure reproduces; a few cuts always fall inside multi-byte UTF-8
+characters), and read through `ChatBhumi` in every mode that applies: `stream`, `astream`,
+`invoke` and `ainvoke` (with `streaming=True` for SSE bodies, plain for JSON bodies;
+error statuses in all four). The result is compared with an independent reading of the
+same bytes (`_reference.py`): answer text, reasoning, tool calls with their recorded ids,
+usage, finish reason, model name and response id, plus the streaming contract (metadata
+and usage once, on the last chunk; a call's id and name on its first chunk only).
+
+The folder is found next to the repository (`../shared/real-streams`) or through
+`$BHUMI_REAL_STREAMS`; without it the whole module is skipped.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+import random
+import zlib
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+
+from langchain_bhumi import (
+    AuthenticationError,
+    BadRequestError,
+    BhumiError,
+    ChatBhumi,
+    NotFoundError,
+    ProviderHTTPError,
+    RateLimitError,
+    StreamCutError,
+    StreamErrorEvent,
+)
+from tests.conformance._reference import (
+    ENV_VAR,
+    Exchange,
+    Expected,
+    expected_error_body,
+    expected_for,
+    load_exchanges,
+    streams_root,
+)
+from tests.support.server import Scripted, ScriptedServer, split_at
+
+ROOT = streams_root()
+if not ROOT.is_dir():
+    pytest.skip(
+        f"recorded real streams not found at {ROOT} (set {ENV_VAR} to their folder)",
+        allow_module_level=True,
+    )
+
+EXCHANGES = load_exchanges(ROOT)
+STREAMED = [e for e in EXCHANGES if e.status == 200 and e.is_sse]
+WHOLE = [e for e in EXCHANGES if e.status == 200 and not e.is_sse]
+FAILED = [e for e in EXCHANGES if e.status != 200]
+
+MESSAGES: list[tuple[str, str]] = [("human", "Replay the recorded answer, please.")]
+API_KEY = "sk-test-conformance-0000"
+MODES = ("stream", "astream", "invoke", "ainvoke", "stream-without-done")
+RETRIED_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
+DONE_FRAME = b"data: [DONE]"
+
+# The error class each recorded status must raise.
+STATUS_CLASSES: dict[int, type[ProviderHTTPError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    404: NotFoundError,
+    429: RateLimitError,
+}
+
+# Exchanges whose recording forces a deliberate reading, and why. Nothing is skipped.
+SPECIAL_CASES: dict[str, str] = {
+    "openai/langchaingo__testdata__TestClient_FunctionCall__i0": (
+        "legacy `function_call` message (finish_reason `function_call`): read as one tool "
+        "call without id, normalized finish `tool_calls`"
+    ),
+    "openai-compatible/azure-openai/fantasy__TestAzureCommon__azure-gpt-5-mini__tool_streaming__i0": (
+        "Azure: first chunk is a prompt-filter chunk with empty id, model and choices; "
+        "the response id is the first non-empty one"
+    ),
+    "openai-compatible/azure-openai/fantasy__TestAzureThinking__azure-gpt-5-mini__thinking-streaming__i0": (
+        "Azure: first chunk is a prompt-filter chunk with empty id, model and choices; "
+        "the response id is the first non-empty one"
+    ),
+    "openai-compatible/writer/openllmetry__test_chat__test_writer_streaming_chat_multiple_tool_call_requests_legacy__i0": (
+        "Writer: no [DONE] (ends after the finish_reason and usage chunks), choices carry "
+        "both `message` and `delta` (the stream is read from `delta`), 7 parallel calls "
+        "whose first fragment has `arguments: null`"
+    ),
+    "openai-compatible/groq/pydantic-ai__test_groq__test_tool_use_failed_error_streaming__i0": (
+        "Groq `event: error` frame after reasoning deltas, no [DONE]: StreamErrorEvent "
+        "with code `tool_use_failed`; what was streamed before it is a prefix of the record"
+    ),
+    "openai-compatible/openrouter/llm__test_tools_streaming__test_tools_streaming_variant_a__i0": (
+        "no finish_reason at all; id `0` and name repeated on both fragments of one call: "
+        "one call, finish `tool_calls`"
+    ),
+    "openai-compatible/openrouter/llm__test_tools_streaming__test_tools_streaming_variant_c__i0": (
+        "first line is ` data: ...` (leading space): not a `data` field under the SSE "
+        "rules, so that (empty-content) chunk is ignored"
+    ),
+    "openai-compatible/openrouter/llm__test_tools_streaming__test_tools_streaming_variant_d__i0": (
+        "tool call `arguments: null`: a zero-argument call, `{}`"
+    ),
+    "openai-compatible/anthropic-openai-compat/vercel-ai__anthropic-fallback-tool-call": (
+        "the only tool call has index 1; the body ends with one newline after [DONE]"
+    ),
+    "openai-compatible/gemini-openai-compat/magentic__test_openai_chat_model_gemini__test_openai_chat_model_gemini_complete-Return-True.-output_types1-bool-__i0": (
+        'whole call in one fragment, no index, id `""`, finish_reason `stop`: id invented, '
+        "finish normalized to `tool_calls`"
+    ),
+    "openai-compatible/gemini-openai-compat/pydantic-ai__test_openai__test_compatible_api_with_tool_calls_without_id__i0": (
+        'non-streamed call with id `""`: id invented'
+    ),
+    "openai-compatible/groq/openinference__test_token_counts__TestTokenCounts.test_groq__i0": (
+        "usage only inside `x_groq.usage` (no top-level `usage`): read from there"
+    ),
+    "openai-compatible/snowflake-cortex/pydantic-ai__test_snowflake__test_snowflake_model_streaming__i0": (
+        "Snowflake: no finish_reason anywhere, empty ids: no finish reason, no response id"
+    ),
+    "openai-compatible/snowflake-cortex/pydantic-ai__test_snowflake__test_snowflake_thinking_streaming__i0": (
+        "Snowflake: no finish_reason, reasoning only as `reasoning_details` text (checked "
+        "in `additional_kwargs['reasoning_details']`, not as `reasoning_content`)"
+    ),
+    "openai-compatible/mistral/vercel-ai__mistral-reasoning": (
+        "Mistral `content` lists with `thinking` parts (reasoning) and `text` parts"
+    ),
+    "openai-compatible/mistral/vercel-ai__mistral-incremental-tool-call": (
+        'continuation fragment repeats `name: ""` with the index and no id'
+    ),
+}
+# Also deliberate, by rule rather than by name: bodies with `reframed: true` (vercel/ai
+# `.chunks.txt` fixtures) are replayed as reframed, their `[DONE]` being the reframing's;
+# JSON bodies with `response_body_exact: false` (pydantic-ai cassettes stored as YAML) are
+# replayed as re-serialised; 429 answers are read with `max_retries=0`. A body that turns
+# out to be an OpenAI Responses stream is skipped by `reference` (none is, today).
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _params(exchanges: list[Exchange]) -> list[Any]:
+    return [pytest.param(e, id=e.name) for e in exchanges]
+
+
+def _cut_points(rng: random.Random, body: bytes) -> list[int]:
+    """Random cut offsets, plus up to 8 inside multi-byte UTF-8 characters."""
+    size = len(body)
+    if size < 2:
+        return []
+    count = rng.randint(1, max(1, min(160, size // 24)))
+    points = {rng.randrange(1, size) for _ in range(count)}
+    inside = [i + 1 for i, byte in enumerate(body) if byte >= 0xC0 and i + 1 < size]
+    points.update(rng.sample(inside, min(8, len(inside))))
+    return sorted(points)
+
+
+def body_parts(exchange: Exchange, mode: str, body: bytes | None = None) -> list[bytes]:
+    """The body cut for one mode; the cuts depend only on the exchange name and mode."""
+    rng = random.Random(zlib.crc32(exchange.name.encode()))
+    data = exchange.body if body is None else body
+    for candidate in MODES:
+        points = _cut_points(rng, data)
+        if candidate == mode:
+            return split_at(data, points)
+    raise AssertionError(f"unknown mode {mode!r}")
+
+
+def requested_model(exchange: Exchange) -> str:
+    return str(exchange.meta.get("model") or "test-model")
+
+
+def make_model(exchange: Exchange, server: ScriptedServer, *, streaming: bool) -> ChatBhumi:
+    """A ChatBhumi on the loopback server, named after the recorded provider's folder."""
+    options: dict[str, Any] = {"max_retries": 0} if exchange.status in RETRIED_STATUSES else {}
+    if streaming:
+        # Only when asked: an explicit `streaming=False` makes LangChain's `.stream()`
+        # fall back to `invoke` (langchain-core honours it as an opt-out).
+        options["streaming"] = True
+    return ChatBhumi(
+        model=f"{exchange.provider_leaf}/{requested_model(exchange)}",
+        base_url=server.url,
+        api_key=API_KEY,
+        timeout=20,
+        **options,
+    )
+
+
+def serve(exchange: Exchange, server: ScriptedServer, mode: str, body: bytes | None = None) -> None:
+    server.enqueue(
+        Scripted(
+            status=exchange.status,
+            parts=body_parts(exchange, mode, body),
+            content_type=exchange.content_type,
+        )
+    )
+
+
+def reference(exchange: Exchange) -> Expected:
+    """The reference reading; skips bodies that are not chat completions at all."""
+    expected = expected_for(exchange)
+    if expected.responses_api:
+        pytest.skip("the body is an OpenAI Responses API stream misfiled as chat completions")
+    return expected
+
+
+def _text(message: BaseMessage) -> str:
+    content = message.content
+    return content if isinstance(content, str) else message.text
+
+
+def aggregate(chunks: list[AIMessageChunk]) -> AIMessage:
+    """Chunks summed with `+`, as LangChain does, as a plain message."""
+    total = functools.reduce(operator.add, chunks)
+    assert isinstance(total, AIMessageChunk)
+    return AIMessage(
+        content=total.content,
+        additional_kwargs=total.additional_kwargs,
+        response_metadata=total.response_metadata,
+        tool_calls=total.tool_calls,
+        invalid_tool_calls=total.invalid_tool_calls,
+        usage_metadata=total.usage_metadata,
+        id=total.id,
+    )
+
+
+def collect(llm: ChatBhumi) -> tuple[list[AIMessageChunk], BhumiError | None]:
+    """`llm.stream` to the end or to its error, keeping the chunks delivered before it."""
+    chunks: list[AIMessageChunk] = []
+    try:
+        for chunk in llm.stream(MESSAGES):
+            chunks.append(chunk)
+    except BhumiError as exc:
+        return chunks, exc
+    return chunks, None
+
+
+async def acollect(llm: ChatBhumi) -> tuple[list[AIMessageChunk], BhumiError | None]:
+    """`llm.astream` to the end or to its error, keeping the chunks delivered before it."""
+    chunks: list[AIMessageChunk] = []
+    try:
+        async for chunk in llm.astream(MESSAGES):
+            chunks.append(chunk)
+    except BhumiError as exc:
+        return chunks, exc
+    return chunks, None
+
+
+# --- checks -----------------------------------------------------------------------------
+
+
+def check_message(message: AIMessage, expected: Expected, exchange: Exchange) -> None:
+    """The final message says what the recorded bytes say."""
+    assert _text(message) == expected.text
+    reasoning = message.additional_kwargs.get("reasoning_content")
+    if expected.reasoning or not expected.reasoning_details:
+        assert reasoning == (expected.reasoning or None)
+    else:
+        # Reasoning sent only as `reasoning_details` text (Snowflake): exposing that text
+        # as reasoning content is allowed, not required.
+        assert reasoning in (None, "".join(expected.reasoning_details) or None)
+
+    valid = [c for c in expected.calls if c.args is not None]
+    invalid = [c for c in expected.calls if c.args is None]
+    assert [(c["name"], c["args"]) for c in message.tool_calls] == [(c.name, c.args) for c in valid]
+    assert [(c["name"], c["args"]) for c in message.invalid_tool_calls] == [
+        (c.name, c.args_text) for c in invalid
+    ]
+    ids = [c["id"] for c in message.tool_calls] + [c["id"] for c in message.invalid_tool_calls]
+    assert all(isinstance(i, str) and i for i in ids), f"empty tool call id: {ids}"
+    assert len(set(ids)) == len(ids), f"tool call ids are not unique: {ids}"
+    recorded_ids = [
+        (call["id"], want.id) for call, want in zip(message.tool_calls, valid, strict=True)
+    ]
+    assert all(got == want for got, want in recorded_ids if want), recorded_ids
+
+    if expected.usage is None:
+        assert message.usage_metadata is None
+    else:
+        assert message.usage_metadata is not None
+        assert message.usage_metadata["input_tokens"] == expected.input_tokens
+        assert message.usage_metadata["output_tokens"] == expected.output_tokens
+        if expected.cached_tokens is not None:
+            inputs = message.usage_metadata.get("input_token_details") or {}
+            assert inputs.get("cache_read") == expected.cached_tokens
+        if expected.reasoning_tokens is not None:
+            outputs = message.usage_metadata.get("output_token_details") or {}
+            assert outputs.get("reasoning") == expected.reasoning_tokens
+
+    metadata = message.response_metadata
+    assert metadata.get("finish_reason") == expected.finish_reason
+    assert metadata.get("model_name") == (expected.model or requested_model(exchange))
+    if expected.response_id is not None:
+        assert message.id == expected.response_id, (
+            f"response id {expected.response_id!r} lost (message id {message.id!r})"
+        )
+
+    if expected.reasoning_details is not None:
+        kept = message.additional_kwargs.get("reasoning_details")
+        assert isinstance(kept, list), message.additional_kwargs
+        assert sorted(d.get("text") or "" for d in kept) == expected.reasoning_details
+
+
+def check_chunks(chunks: list[AIMessageChunk], expected: Expected) -> None:
+    """The streaming contract: metadata and usage once, on the last chunk; a call's id
+    and name on its first chunk only."""
+    assert chunks
+    last = chunks[-1]
+    assert last.chunk_position == "last"
+    assert "model_name" in last.response_metadata
+    if expected.finish_reason is not None:
+        assert "finish_reason" in last.response_metadata
+    for chunk in chunks[:-1]:
+        assert chunk.chunk_position != "last"
+        assert "finish_reason" not in chunk.response_metadata, chunk
+        assert "model_name" not in chunk.response_metadata, chunk
+    with_usage = [c for c in chunks if c.usage_metadata]
+    assert len(with_usage) == (0 if expected.usage is None else 1)
+
+    announced: set[int] = set()
+    for chunk in chunks:
+        for piece in chunk.tool_call_chunks:
+            index = piece["index"]
+            assert isinstance(index, int), piece
+            if index not in announced:
+                assert piece["id"], f"first chunk of call {index} has no id: {piece}"
+                assert piece["name"], f"first chunk of call {index} has no name: {piece}"
+                announced.add(index)
+            else:
+                assert piece["id"] is None, f"call {index} repeats its id: {piece}"
+                assert piece["name"] is None, f"call {index} repeats its name: {piece}"
+    assert len(announced) == len(expected.calls)
+
+
+def check_request(server: ScriptedServer, *, streaming: bool) -> None:
+    """Exactly one request reached the server (no retry), streaming as the mode says."""
+    assert len(server.received) == 1, [r.path for r in server.received]
+    body = server.received[0].json()
+    assert bool(body.get("stream")) is streaming
+    assert server.received[0].headers.get("authorization") == f"Bearer {API_KEY}"
+
+
+def check_http_error(error: BhumiError | None, exchange: Exchange) -> None:
+    """The typed error carries the recorded status and the provider's message."""
+    assert isinstance(error, ProviderHTTPError), repr(error)
+    want = expected_error_body(exchange.body)
+    assert error.status_code == exchange.status
+    expected_class = STATUS_CLASSES.get(exchange.status)
+    if expected_class is not None:
+        assert isinstance(error, expected_class), type(error)
+    assert want.message
+    assert want.message in str(error)
+    assert API_KEY not in str(error)
+
+
+def check_stream_error(
+    error: BhumiError | None, chunks: list[AIMessageChunk], expected: Expected
+) -> None:
+    """The in-stream error names the provider's code and type and carries its message;
+    what was delivered before it is a prefix of the record, with no final metadata."""
+    want = expected.error
+    assert want is not None
+    assert isinstance(error, StreamErrorEvent), repr(error)
+    assert error.error_type is not None
+    for part in (want.code, want.kind):
+        if part:
+            assert part in error.error_type, (part, error.error_type)
+    assert want.message in str(error)
+    text = "".join(_text(c) for c in chunks)
+    reasoning = "".join(c.additional_kwargs.get("reasoning_content", "") for c in chunks)
+    assert expected.text.startswith(text)
+    assert expected.reasoning.startswith(reasoning)
+    assert not any("finish_reason" in c.response_metadata for c in chunks)
+
+
+def check_streamed(
+    exchange: Exchange,
+    server: ScriptedServer,
+    chunks: list[AIMessageChunk],
+    error: BhumiError | None,
+) -> None:
+    """Everything a `stream`/`astream` replay must satisfy."""
+    if exchange.status != 200:
+        check_http_error(error, exchange)
+        assert not chunks
+        assert len(server.received) == 1
+        return
+    expected = reference(exchange)
+    if expected.error is not None:
+        check_stream_error(error, chunks, expected)
+        return
+    if error is not None:
+        raise error
+    check_request(server, streaming=True)
+    check_chunks(chunks, expected)
+    check_message(aggregate(chunks), expected, exchange)
+
+
+def check_invoked(
+    exchange: Exchange,
+    server: ScriptedServer,
+    message: BaseMessage | None,
+    error: BhumiError | None,
+) -> None:
+    """Everything an `invoke`/`ainvoke` replay must satisfy."""
+    if exchange.status != 200:
+        check_http_error(error, exchange)
+        assert len(server.received) == 1
+        return
+    expected = reference(exchange)
+    if expected.error is not None:
+        check_stream_error(error, [], expected)
+        return
+    if error is not None:
+        raise error
+    check_request(server, streaming=exchange.is_sse)
+    assert isinstance(message, AIMessage)
+    check_message(message, expected, exchange)
+
+
+# --- tests ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("exchange", _params(STREAMED + FAILED))
+def test_stream(exchange: Exchange, server: ScriptedServer) -> None:
+    """`stream`: chunks obey the streaming contract and add up to the recorded answer."""
+    serve(exchange, server, "stream")
+    with make_model(exchange, server, streaming=False) as llm:
+        chunks, error = collect(llm)
+    check_streamed(exchange, server, chunks, error)
+
+
+@pytest.mark.parametrize("exchange", _params(STREAMED + FAILED))
+async def test_astream(exchange: Exchange, server: ScriptedServer) -> None:
+    """`astream`: the async twin of `test_stream`."""
+    serve(exchange, server, "astream")
+    async with make_model(exchange, server, streaming=False) as llm:
+        chunks, error = await acollect(llm)
+    check_streamed(exchange, server, chunks, error)
+
+
+@pytest.mark.parametrize("exchange", _params(EXCHANGES))
+def test_invoke(exchange: Exchange, server: ScriptedServer) -> None:
+    """`invoke` (streaming under the hood for SSE bodies) returns the recorded answer."""
+    serve(exchange, server, "invoke")
+    message: BaseMessage | None = None
+    error: BhumiError | None = None
+    with make_model(exchange, server, streaming=exchange.is_sse) as llm:
+        try:
+            message = llm.invoke(MESSAGES)
+        except BhumiError as exc:
+            error = exc
+    check_invoked(exchange, server, message, error)
+
+
+@pytest.mark.parametrize("exchange", _params(EXCHANGES))
+async def test_ainvoke(exchange: Exchange, server: ScriptedServer) -> None:
+    """`ainvoke`: the async twin of `test_invoke`."""
+    serve(exchange, server, "ainvoke")
+    message: BaseMessage | None = None
+    error: BhumiError | None = None
+    async with make_model(exchange, server, streaming=exchange.is_sse) as llm:
+        try:
+            message = await llm.ainvoke(MESSAGES)
+        except BhumiError as exc:
+            error = exc
+    check_invoked(exchange, server, message, error)
+
+
+@pytest.mark.parametrize("exchange", _params([e for e in STREAMED if DONE_FRAME in e.body]))
+def test_stream_without_done(exchange: Exchange, server: ScriptedServer) -> None:
+    """The same body with its `[DONE]` frame removed: still complete after a
+    finish_reason, a `StreamCutError` without one (never a silently partial answer)."""
+    expected = reference(exchange)
+    body = exchange.body
+    body = body[: body.rindex(DONE_FRAME)]
+    serve(exchange, server, "stream-without-done", body)
+    with make_model(exchange, server, streaming=False) as llm:
+        chunks, error = collect(llm)
+    if expected.native_finish is None:
+        assert isinstance(error, StreamCutError), repr(error)
+        assert not any("finish_reason" in c.response_metadata for c in chunks)
+        return
+    if error is not None:
+        raise error
+    check_chunks(chunks, expected)
+    check_message(aggregate(chunks), expected, exchange)
+
+
+def test_selection() -> None:
+    """The selection is the whole openai-chat family, and every special case exists."""
+    assert EXCHANGES, f"no openai-chat exchange under {ROOT}"
+    names = {e.name for e in EXCHANGES}
+    assert len(names) == len(STREAMED) + len(WHOLE) + len(FAILED)
+    assert set(SPECIAL_CASES) <= names, set(SPECIAL_CASES) - names
