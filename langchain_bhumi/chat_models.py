@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, Literal
 
@@ -21,6 +21,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from typing_extensions import Self
 
 from langchain_bhumi._output import MessageBuilder
 from langchain_bhumi._version import __version__
@@ -233,6 +234,11 @@ class ChatBhumi(BaseChatModel):
 
     @model_validator(mode="after")
     def _configure(self) -> ChatBhumi:
+        self._setup()
+        return self
+
+    def _setup(self) -> None:
+        """Resolve provider, key, wire format and transport from the fields."""
         self._resolved = resolve_model(self.model, provider=self.provider, base_url=self.base_url)
         spec = self._resolved.spec
         explicit = self.api_key.get_secret_value() if self.api_key else None
@@ -253,7 +259,12 @@ class ChatBhumi(BaseChatModel):
             http_client=self.http_client,
             http_async_client=self.http_async_client,
         )
-        return self
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy whose provider, key and connection settings follow the copied fields."""
+        copy = super().model_copy(update=update, deep=deep)
+        copy._setup()
+        return copy
 
     # --- LangChain metadata ------------------------------------------------------------
 

@@ -16,6 +16,7 @@ BhumiError
     ├── StreamCutError            the body ended before the protocol's terminator
     ├── InvalidStreamDataError    a frame is not valid JSON / not the expected shape
     └── StreamErrorEvent          the server reported an error inside the stream
+        └── ContentBlockedError   the provider refused the prompt itself (nothing generated)
 ```
 
 Messages never contain credentials: URLs are redacted before they get here and body
@@ -187,6 +188,9 @@ class BrokenStreamError(BhumiError):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.pending: list[Any] = []
+        """Events decoded from the same network read before the failure; the transport
+        delivers them before raising, so nothing that arrived is lost."""
         self.provider = ""
         self.url = ""
         self.frames = 0
@@ -240,3 +244,24 @@ class StreamErrorEvent(BrokenStreamError):
         self.payload = payload
         kind = f" {error_type}" if error_type else ""
         super().__init__(f"the server reported an error inside the stream{kind}: {error_message}")
+
+
+class ContentBlockedError(StreamErrorEvent):
+    """The provider refused the prompt itself (Gemini `promptFeedback.blockReason`):
+    nothing was generated.
+
+    Attributes:
+        block_reason: The provider's reason (`SAFETY`, `BLOCKLIST`, `PROHIBITED_CONTENT`, ...).
+    """
+
+    def __init__(
+        self, *, block_reason: str, message: str | None, payload: Any, hint: str = ""
+    ) -> None:
+        self.block_reason = block_reason
+        detail = f"the provider blocked the prompt ({block_reason})"
+        if message:
+            detail += f": {message}"
+        detail += "; nothing was generated" + (f". {hint}" if hint else "")
+        super().__init__(
+            error_type=f"prompt_blocked/{block_reason}", error_message=detail, payload=payload
+        )

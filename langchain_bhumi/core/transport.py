@@ -81,6 +81,27 @@ class StreamDecoder(Protocol):
         ...
 
 
+class FrameDecoder:
+    """Base of the protocol decoders: `feed` runs `decode_frames` and, if a frame fails,
+    hands the events decoded before it to the error (`pending`), so the transport can
+    deliver them: nothing that arrived is lost because a later frame was bad."""
+
+    __slots__ = ()
+
+    def feed(self, frames: list[Frame]) -> list[StreamEvent]:
+        out: list[StreamEvent] = []
+        try:
+            self.decode_frames(frames, out)
+        except BrokenStreamError as exc:
+            exc.pending = out
+            raise
+        return out
+
+    def decode_frames(self, frames: list[Frame], out: list[StreamEvent]) -> None:
+        """Decode the frames of one network read into `out`."""
+        raise NotImplementedError
+
+
 @dataclass(slots=True)
 class Timeouts:
     """Seconds; `None` disables a limit."""
@@ -232,27 +253,39 @@ class Transport:
 
     def post(self, request: HTTPRequest) -> Any:
         """POST and return the decoded JSON body of a 2xx answer."""
-        response = self._open(request)
+        started = time.monotonic()
+        response = self._open(request, started)
+        deadline = self._deadline(started)
+        body = bytearray()
         try:
-            return self._read_json(request, response, response.read())
+            for data in response.iter_bytes():
+                body += data
+                self._check_deadline(request, deadline)
         except httpx.TimeoutException as exc:
-            raise self._timeout("between chunks", request) from exc
+            raise self._timeout("between chunks", request, started) from exc
         except httpx.TransportError as exc:
             raise self._cut(request, exc) from exc
         finally:
             response.close()
+        return self._read_json(request, response, bytes(body))
 
     async def apost(self, request: HTTPRequest) -> Any:
         """Async twin of `post`."""
-        response = await self._aopen(request)
+        started = time.monotonic()
+        response = await self._aopen(request, started)
+        deadline = self._deadline(started)
+        body = bytearray()
         try:
-            return self._read_json(request, response, await response.aread())
+            async for data in response.aiter_bytes():
+                body += data
+                self._check_deadline(request, deadline)
         except httpx.TimeoutException as exc:
-            raise self._timeout("between chunks", request) from exc
+            raise self._timeout("between chunks", request, started) from exc
         except httpx.TransportError as exc:
             raise self._cut(request, exc) from exc
         finally:
             await response.aclose()
+        return self._read_json(request, response, bytes(body))
 
     # --- streaming ---------------------------------------------------------------------
 
@@ -283,6 +316,9 @@ class Transport:
         except BrokenStreamError as exc:
             outcome = f"broken: {type(exc).__name__}"
             self._locate(exc, request, stats)
+            if exc.pending:
+                pending, exc.pending = exc.pending, []
+                yield pending
             raise
         except BhumiTimeoutError:
             outcome = "past its deadline"
@@ -320,6 +356,9 @@ class Transport:
         except BrokenStreamError as exc:
             outcome = f"broken: {type(exc).__name__}"
             self._locate(exc, request, stats)
+            if exc.pending:
+                pending, exc.pending = exc.pending, []
+                yield pending
             raise
         except BhumiTimeoutError:
             outcome = "past its deadline"
@@ -340,7 +379,7 @@ class Transport:
                 response = client.send(self._build(client, request, started), stream=True)
             except httpx.TransportError as exc:
                 failure = self._transport_failure(request, exc, started)
-                delay = self._retry_delay(request, attempt, None, failure)
+                delay = self._retry_delay(request, attempt, None, failure, started)
                 if delay is None:
                     raise failure from exc
             else:
@@ -354,7 +393,9 @@ class Transport:
                 finally:
                     response.close()
                 status_error = self._status_error(request, response, body)
-                delay = self._retry_delay(request, attempt, status_error.retry_after, status_error)
+                delay = self._retry_delay(
+                    request, attempt, status_error.retry_after, status_error, started
+                )
                 if delay is None:
                     raise status_error
             time.sleep(delay)
@@ -370,7 +411,7 @@ class Transport:
                 response = await client.send(self._build(client, request, started), stream=True)
             except httpx.TransportError as exc:
                 failure = self._transport_failure(request, exc, started)
-                delay = self._retry_delay(request, attempt, None, failure)
+                delay = self._retry_delay(request, attempt, None, failure, started)
                 if delay is None:
                     raise failure from exc
             else:
@@ -384,7 +425,9 @@ class Transport:
                 finally:
                     await response.aclose()
                 status_error = self._status_error(request, response, body)
-                delay = self._retry_delay(request, attempt, status_error.retry_after, status_error)
+                delay = self._retry_delay(
+                    request, attempt, status_error.retry_after, status_error, started
+                )
                 if delay is None:
                     raise status_error
             await asyncio.sleep(delay)
@@ -405,13 +448,21 @@ class Transport:
         )
 
     def _retry_delay(
-        self, request: HTTPRequest, attempt: int, retry_after: float | None, failure: Exception
+        self,
+        request: HTTPRequest,
+        attempt: int,
+        retry_after: float | None,
+        failure: Exception,
+        started: float,
     ) -> float | None:
         if isinstance(failure, BhumiTimeoutError) and failure.phase != "connect":
             return None  # the server took the request: retrying could double the work
         if isinstance(failure, ProviderHTTPError) and failure.status_code not in RETRYABLE_STATUS:
             return None
         delay = self.retry.delay(attempt, retry_after)
+        total = self.timeouts.total
+        if delay is not None and total is not None and time.monotonic() - started + delay >= total:
+            return None  # waiting would outlast the deadline: report the failure now
         if delay is not None:
             logger.debug(
                 "retrying %s %s in %.2f s (attempt %d of %d): %s",
@@ -441,11 +492,14 @@ class Transport:
     ) -> list[StreamEvent]:
         stats.bytes += len(data)
         frames = framer.feed(data)
-        events = decoder.feed(frames) if frames else []
         stats.frames += len(frames)
+        events = decoder.feed(frames) if frames else []
+        self._check_deadline(request, deadline)
+        return events
+
+    def _check_deadline(self, request: HTTPRequest, deadline: float | None) -> None:
         if deadline is not None and time.monotonic() > deadline:
             raise self._timeout("total", request, None)
-        return events
 
     def _on_end(
         self, request: HTTPRequest, framer: Framer, decoder: StreamDecoder, stats: _StreamStats
@@ -495,7 +549,7 @@ class Transport:
             request_id=_request_id(response.headers),
             error_type=error_type,
             error_message=message,
-            retry_after=_retry_after(response.headers) or body_retry,
+            retry_after=_first_known(_retry_after(response.headers), body_retry),
         )
 
     def _transport_failure(
@@ -522,7 +576,7 @@ class Transport:
             "connect": self.timeouts.connect,
             "sending request": self.timeouts.idle,
             "waiting for headers": self.timeouts.read_limit(stream=request.stream),
-            "between chunks": self.timeouts.idle,
+            "between chunks": self.timeouts.read_limit(stream=request.stream),
             "total": self.timeouts.total,
         }[phase]
         return BhumiTimeoutError(
@@ -539,6 +593,13 @@ class Transport:
 
     def _locate(self, error: BrokenStreamError, request: HTTPRequest, stats: _StreamStats) -> None:
         if not error.provider:
+            redact = self.redactor.text
+            error.detail = redact(error.detail)
+            error.args = tuple(redact(a) if isinstance(a, str) else a for a in error.args)
+            for name in ("data", "error_message"):
+                value = getattr(error, name, None)
+                if isinstance(value, str):
+                    setattr(error, name, redact(value))
             error.locate(
                 provider=self.provider,
                 url=self.redactor.url(request.url),
@@ -652,6 +713,11 @@ def _retry_after(headers: httpx.Headers) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def _first_known(*values: float | None) -> float | None:
+    """The first value that is not `None` (0 is a real answer: retry at once)."""
+    return next((v for v in values if v is not None), None)
+
+
 def _read_capped(chunks: Iterator[bytes]) -> bytes:
     body = bytearray()
     for chunk in chunks:
@@ -672,6 +738,7 @@ async def _aread_capped(chunks: AsyncIterator[bytes]) -> bytes:
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "FrameDecoder",
     "HTTPRequest",
     "RetryPolicy",
     "StreamDecoder",

@@ -70,7 +70,7 @@ from langchain_bhumi.core.events import (
 )
 from langchain_bhumi.core.framing import WHOLE_BODY, Frame, Framer, SSEFramer, WholeBodyFramer
 from langchain_bhumi.core.toolcalls import ToolCallAssembler
-from langchain_bhumi.core.transport import describe_error
+from langchain_bhumi.core.transport import FrameDecoder, describe_error
 from langchain_bhumi.protocols._content import (
     MediaPart,
     OtherPart,
@@ -710,7 +710,7 @@ class _Block:
         self.parts: list[str] = []
 
 
-class AnthropicStreamDecoder:
+class AnthropicStreamDecoder(FrameDecoder):
     """Decodes one Messages response; streamed (`feed`/`close`) or whole (`decode_message`)."""
 
     __slots__ = (
@@ -749,8 +749,7 @@ class AnthropicStreamDecoder:
             return "message_stop"
         return "stop_reason, no message_stop" if self._stop_reason else "nothing"
 
-    def feed(self, frames: list[Frame]) -> list[StreamEvent]:
-        out: list[StreamEvent] = []
+    def decode_frames(self, frames: list[Frame], out: list[StreamEvent]) -> None:
         for frame in frames:
             data = frame.data
             if not data or self.done:
@@ -787,7 +786,6 @@ class AnthropicStreamDecoder:
             elif frame.event == WHOLE_BODY:
                 self.decode_message(event, out)
                 self.done = True
-        return out
 
     def close(self) -> list[StreamEvent]:
         if not self.done:

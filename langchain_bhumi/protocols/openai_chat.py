@@ -52,7 +52,7 @@ from langchain_bhumi.core.events import (
 )
 from langchain_bhumi.core.framing import WHOLE_BODY, Frame, Framer, SSEFramer, WholeBodyFramer
 from langchain_bhumi.core.toolcalls import ToolCallAssembler
-from langchain_bhumi.core.transport import describe_error
+from langchain_bhumi.core.transport import FrameDecoder, describe_error
 from langchain_bhumi.protocols._content import (
     MediaPart,
     OtherPart,
@@ -245,9 +245,9 @@ def _encode_assistant(message: AIMessage, send_reasoning: bool) -> dict[str, Any
     for invalid in message.invalid_tool_calls:
         calls.append(_encode_call(invalid["id"], invalid["name"], invalid["args"] or ""))
     for encoded_call in calls:
-        extra = extras_by_id.get(encoded_call["id"])
-        if extra:
-            encoded_call[EXTRA_CONTENT] = extra
+        extra = extras_by_id.get(encoded_call["id"]) or {}
+        if extra.get("google"):  # Gemini's OpenAI endpoint: thought signatures ride here
+            encoded_call[EXTRA_CONTENT] = {"google": extra["google"]}
     if calls:
         encoded["tool_calls"] = calls
     kwargs = message.additional_kwargs
@@ -294,7 +294,7 @@ def decode_usage(usage: dict[str, Any]) -> Usage:
     )
 
 
-class OpenAIChatStreamDecoder:
+class OpenAIChatStreamDecoder(FrameDecoder):
     """Decodes one chat-completions response; streamed (`feed`/`close`) or whole."""
 
     __slots__ = (
@@ -329,8 +329,7 @@ class OpenAIChatStreamDecoder:
             return "[DONE]"
         return "finish_reason, no [DONE]" if self._finish is not None else "nothing"
 
-    def feed(self, frames: list[Frame]) -> list[StreamEvent]:
-        out: list[StreamEvent] = []
+    def decode_frames(self, frames: list[Frame], out: list[StreamEvent]) -> None:
         for frame in frames:
             data = frame.data
             if not data or self.done:
@@ -353,7 +352,6 @@ class OpenAIChatStreamDecoder:
             whole = frame.event == WHOLE_BODY
             self.decode_chunk(chunk, out, whole=whole)
             self.done = self.done or whole
-        return out
 
     def close(self) -> list[StreamEvent]:
         if not self.done and self._finish is None:

@@ -1,0 +1,884 @@
+"""The transport: it never hangs, retries only what is safe, frames any byte split, pools.
+
+Everything runs against the scripted loopback server (tests/support/server.py), mostly
+through `ChatBhumi` in four modes (invoke, stream, ainvoke, astream), some directly
+against `Transport`. Timing is never asserted: waits between retries are recorded by
+`SleepRecorder` instead of slept, and hang guards only catch a call that never returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import json
+import random
+import time
+from typing import Any
+
+import httpx
+import pytest
+from langchain_core.messages import AIMessageChunk
+
+from langchain_bhumi import (
+    BadRequestError,
+    BhumiConnectionError,
+    BhumiTimeoutError,
+    ProviderHTTPError,
+    RateLimitError,
+    ServerError,
+    StreamCutError,
+)
+from langchain_bhumi.core.events import StreamEvent, TextDelta
+from langchain_bhumi.core.transport import HTTPRequest, RetryPolicy, Timeouts, Transport
+from langchain_bhumi.protocols.openai_chat import OpenAIChatStreamDecoder
+from tests.support.server import Scripted, ScriptedServer, split_at
+from tests.unit._transport_support import (
+    HANG_GUARD,
+    KEY,
+    MODES,
+    STREAM_MODES,
+    WHOLE_MODES,
+    SleepRecorder,
+    answer,
+    call,
+    closed_port,
+    completion,
+    endpoint,
+    error_response,
+    finish_chunk,
+    get_weather,
+    make_llm,
+    run_bounded,
+    text_chunk,
+)
+
+STALL_TIMEOUT = 0.6
+"""Idle timeout for the stall-between-chunks tests: short, but long enough that a loaded
+machine still delivers the headers in time (the phase must be "between chunks")."""
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> SleepRecorder:
+    """Record the transport's retry waits instead of sleeping."""
+    return SleepRecorder(monkeypatch)
+
+
+# --- never hang: timeouts and their phase ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "timeout"),
+    [("stream", 1.0), ("astream", 1.0), ("invoke", 0.3), ("ainvoke", 0.3)],
+)
+def test_silent_server_with_tools_times_out_waiting_for_headers(
+    server: ScriptedServer, mode: str, timeout: float
+) -> None:
+    """The hang that started the project: a server that accepts a request with tools bound
+    and then sends nothing must fail with a clear timeout, once, never retried."""
+    server.enqueue(Scripted(stall_before_headers=60.0), answer(mode, "late"))
+    llm = make_llm(server, timeout=timeout, response_timeout=timeout)
+    with pytest.raises(BhumiTimeoutError) as caught:
+        call(llm, mode, runnable=llm.bind_tools([get_weather]))
+    error = caught.value
+    assert error.phase == "waiting for headers"
+    assert isinstance(error, TimeoutError)
+    assert error.timeout == timeout
+    message = str(error)
+    assert "openai" in message
+    assert endpoint(server) in message
+    assert "waiting for headers" in message
+    assert len(server.received) == 1, "a request the server accepted must not be retried"
+    sent = server.received[0].json()
+    assert sent["tools"][0]["function"]["name"] == "get_weather"
+    assert sent.get("stream", False) is (mode in STREAM_MODES)
+
+
+@pytest.mark.parametrize("mode", STREAM_MODES)
+def test_mid_stream_stall_times_out_between_chunks(server: ScriptedServer, mode: str) -> None:
+    """A stream that stalls after some chunks fails with phase "between chunks", after
+    delivering what came before, without a retry."""
+    server.enqueue(
+        Scripted.sse(
+            text_chunk("Hel"), text_chunk("lo"), finish_chunk(), stall_after=2, stall_seconds=60
+        ),
+        answer(mode, "again"),
+    )
+    chunks: list[AIMessageChunk] = []
+    with pytest.raises(BhumiTimeoutError) as caught:
+        call(make_llm(server, timeout=STALL_TIMEOUT), mode, chunks=chunks)
+    assert caught.value.phase == "between chunks"
+    assert "between chunks" in str(caught.value)
+    assert endpoint(server) in str(caught.value)
+    assert "".join(str(c.content) for c in chunks) == "Hello"
+    assert len(server.received) == 1
+
+
+@pytest.mark.parametrize("mode", WHOLE_MODES)
+def test_non_streamed_body_stall_times_out_between_chunks(
+    server: ScriptedServer, mode: str
+) -> None:
+    """A non-streamed answer whose body stalls after the headers times out (no hang)."""
+    body = json.dumps(completion("hello")).encode()
+    server.enqueue(
+        Scripted(
+            parts=split_at(body, [20]),
+            content_type="application/json",
+            stall_after=1,
+            stall_seconds=60,
+        )
+    )
+    llm = make_llm(server, timeout=STALL_TIMEOUT, response_timeout=STALL_TIMEOUT)
+    with pytest.raises(BhumiTimeoutError) as caught:
+        call(llm, mode)
+    assert caught.value.phase == "between chunks"
+    assert len(server.received) == 1
+
+
+@pytest.mark.parametrize("mode", WHOLE_MODES)
+def test_non_streamed_call_waits_for_response_timeout(server: ScriptedServer, mode: str) -> None:
+    """A non-streamed answer only comes once fully generated: its wait is bounded by
+    response_timeout (when longer than the idle timeout), and the error says so."""
+    server.enqueue(Scripted(stall_before_headers=60.0))
+    with pytest.raises(BhumiTimeoutError) as caught:
+        call(make_llm(server, timeout=0.1, response_timeout=0.4), mode)
+    assert caught.value.phase == "waiting for headers"
+    assert caught.value.timeout == 0.4
+    assert len(server.received) == 1
+
+
+@pytest.mark.parametrize("mode", WHOLE_MODES)
+def test_non_streamed_body_stall_reports_the_limit_that_fired(
+    server: ScriptedServer, mode: str
+) -> None:
+    """When a non-streamed body stalls, the error's limit is the read limit that was
+    actually applied (max(timeout, response_timeout)), not the streaming idle timeout."""
+    body = json.dumps(completion("hello")).encode()
+    server.enqueue(
+        Scripted(
+            parts=split_at(body, [20]),
+            content_type="application/json",
+            stall_after=1,
+            stall_seconds=60,
+        )
+    )
+    with pytest.raises(BhumiTimeoutError) as caught:
+        call(make_llm(server, timeout=0.1, response_timeout=0.5), mode)
+    assert caught.value.phase == "between chunks"
+    assert caught.value.timeout == 0.5, str(caught.value)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_total_timeout_while_waiting_for_headers_says_total(
+    server: ScriptedServer, mode: str
+) -> None:
+    """With a total deadline shorter than the idle timeout, a silent server fails with
+    phase "total" (the limit that actually fired)."""
+    server.enqueue(Scripted(stall_before_headers=60.0))
+    with pytest.raises(BhumiTimeoutError) as caught:
+        call(make_llm(server, timeout=10.0, total_timeout=0.3), mode)
+    assert caught.value.phase == "total"
+    assert caught.value.timeout == 0.3
+    assert "total" in str(caught.value)
+    assert len(server.received) == 1
+
+
+@pytest.mark.parametrize("mode", STREAM_MODES)
+def test_total_timeout_on_stalled_stream(server: ScriptedServer, mode: str) -> None:
+    """A stream that stalls past the total deadline fails with phase "total"."""
+    server.enqueue(Scripted.sse(text_chunk("a"), text_chunk("b"), stall_after=1, stall_seconds=60))
+    with pytest.raises(BhumiTimeoutError) as caught:
+        call(make_llm(server, timeout=10.0, total_timeout=0.4), mode)
+    assert caught.value.phase == "total"
+    assert len(server.received) == 1
+
+
+@pytest.mark.parametrize("mode", STREAM_MODES)
+def test_total_timeout_on_trickling_stream(server: ScriptedServer, mode: str) -> None:
+    """A stream that keeps sending, just too slowly, is stopped by the total deadline
+    even though no single gap exceeds the idle timeout."""
+    chunks = [text_chunk(f"t{i}") for i in range(40)]
+    server.enqueue(Scripted.sse(*chunks, finish_chunk(), delay=0.05))
+    with pytest.raises(BhumiTimeoutError) as caught:
+        call(make_llm(server, timeout=10.0, total_timeout=0.4), mode)
+    assert caught.value.phase == "total"
+    assert len(server.received) == 1
+
+
+@pytest.mark.parametrize("mode", WHOLE_MODES)
+def test_total_timeout_on_stalled_non_streamed_body(server: ScriptedServer, mode: str) -> None:
+    """invoke() honours total_timeout too: a body that stalls past the deadline fails
+    with phase "total", the limit that fired, not "between chunks"."""
+    body = json.dumps(completion("hello")).encode()
+    server.enqueue(
+        Scripted(
+            parts=split_at(body, [20]),
+            content_type="application/json",
+            stall_after=1,
+            stall_seconds=60,
+        )
+    )
+    with pytest.raises(BhumiTimeoutError) as caught:
+        call(make_llm(server, timeout=10.0, total_timeout=0.4), mode)
+    assert caught.value.phase == "total"
+    assert caught.value.timeout == 0.4
+
+
+@pytest.mark.parametrize("mode", WHOLE_MODES)
+def test_total_timeout_on_trickling_non_streamed_body(server: ScriptedServer, mode: str) -> None:
+    """invoke() honours total_timeout on a body that trickles in slowly: the call fails
+    with phase "total" instead of running past its deadline."""
+    body = json.dumps(completion("x" * 40)).encode()
+    parts = split_at(body, list(range(30, len(body), 30)))
+    server.enqueue(Scripted(parts=parts, content_type="application/json", delay=0.06))
+    with pytest.raises(BhumiTimeoutError) as caught:
+        call(make_llm(server, timeout=10.0, total_timeout=0.3, max_retries=0), mode)
+    assert caught.value.phase == "total"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_connection_refused_raises_connection_error(mode: str) -> None:
+    """Nothing listening: a typed connection error naming provider and URL."""
+    base = f"http://127.0.0.1:{closed_port()}"
+    with pytest.raises(BhumiConnectionError) as caught:
+        call(make_llm(base, max_retries=0), mode)
+    error = caught.value
+    assert isinstance(error, ConnectionError)
+    assert error.provider == "openai"
+    assert error.url == f"{base}/v1/chat/completions"
+    assert "openai" in str(error)
+    assert f"{base}/v1/chat/completions" in str(error)
+
+
+# --- retries -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_server_errors_then_success(
+    server: ScriptedServer, sleeps: SleepRecorder, mode: str
+) -> None:
+    """500, 500, 200: the call succeeds after two retries with jittered backoff."""
+    server.enqueue(error_response(500), error_response(500), answer(mode, "ok"))
+    message = call(make_llm(server), mode)
+    assert message.content == "ok"
+    assert len(server.received) == 3
+    assert len(sleeps.delays) == 2
+    policy = RetryPolicy()
+    for attempt, delay in enumerate(sleeps.delays):
+        assert 0 <= delay <= policy.base_delay * 2**attempt
+
+
+@pytest.mark.parametrize("status", [408, 409, 429, 503, 529])
+@pytest.mark.parametrize("mode", MODES)
+def test_retryable_statuses_are_retried(
+    server: ScriptedServer, sleeps: SleepRecorder, mode: str, status: int
+) -> None:
+    """408/409/429/5xx/529 are transient: retried, and the retry's answer is returned."""
+    server.enqueue(error_response(status), answer(mode, "ok"))
+    assert call(make_llm(server), mode).content == "ok"
+    assert len(server.received) == 2
+    assert len(sleeps.delays) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"), [(400, BadRequestError), (401, None), (404, None), (422, BadRequestError)]
+)
+@pytest.mark.parametrize("mode", MODES)
+def test_client_errors_are_never_retried(
+    server: ScriptedServer,
+    sleeps: SleepRecorder,
+    mode: str,
+    status: int,
+    cls: type[ProviderHTTPError] | None,
+) -> None:
+    """400/401/404/422 mean the request is wrong: raised at once, sent exactly once."""
+    server.enqueue(error_response(status), answer(mode, "never"))
+    with pytest.raises(ProviderHTTPError) as caught:
+        call(make_llm(server), mode)
+    assert caught.value.status_code == status
+    if cls is not None:
+        assert isinstance(caught.value, cls)
+    assert len(server.received) == 1
+    assert sleeps.delays == []
+
+
+def _http_date(seconds_from_now: float) -> str:
+    return email.utils.formatdate(time.time() + seconds_from_now, usegmt=True)
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        pytest.param({"retry-after": "2"}, 2.0, id="seconds"),
+        pytest.param({"retry-after": "1.5"}, 1.5, id="fractional-seconds"),
+        pytest.param({"retry-after-ms": "1500"}, 1.5, id="retry-after-ms"),
+        pytest.param({"retry-after-ms": "250", "retry-after": "7"}, 0.25, id="ms-wins"),
+    ],
+)
+@pytest.mark.parametrize("status", [429, 503])
+@pytest.mark.parametrize("mode", ["invoke", "astream"])
+def test_retry_after_is_honoured(
+    server: ScriptedServer,
+    sleeps: SleepRecorder,
+    mode: str,
+    status: int,
+    headers: dict[str, str],
+    expected: float,
+) -> None:
+    """The wait before a retry is the one the server asked for (seconds or
+    retry-after-ms), not our own backoff."""
+    server.enqueue(error_response(status, headers=headers), answer(mode, "ok"))
+    assert call(make_llm(server), mode).content == "ok"
+    assert len(server.received) == 2
+    assert sleeps.delays == [pytest.approx(expected)]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_retry_after_http_date_is_honoured(
+    server: ScriptedServer, sleeps: SleepRecorder, mode: str
+) -> None:
+    """Retry-After as an HTTP-date: the wait is the time until that date."""
+    headers = {"retry-after": _http_date(30)}
+    server.enqueue(error_response(503, headers=headers), answer(mode, "ok"))
+    assert call(make_llm(server), mode).content == "ok"
+    assert len(sleeps.delays) == 1
+    # HTTP-dates have one-second resolution; the tolerance only absorbs that.
+    assert 27.0 <= sleeps.delays[0] <= 30.0
+
+
+@pytest.mark.parametrize(
+    "value", [pytest.param("0", id="zero"), pytest.param("past-date", id="date-in-the-past")]
+)
+@pytest.mark.parametrize("mode", ["invoke", "astream"])
+def test_retry_after_zero_means_retry_at_once(
+    server: ScriptedServer, sleeps: SleepRecorder, mode: str, value: str
+) -> None:
+    """Retry-After: 0 (or a date already past) asks for an immediate retry: the wait is
+    0, not our own random backoff."""
+    header = _http_date(-120) if value == "past-date" else value
+    server.enqueue(error_response(429, headers={"retry-after": header}), answer(mode, "ok"))
+    assert call(make_llm(server), mode).content == "ok"
+    assert sleeps.delays == [0.0]
+
+
+_GOOGLE_429 = {
+    "error": {
+        "code": 429,
+        "message": "Resource has been exhausted (e.g. check quota).",
+        "status": "RESOURCE_EXHAUSTED",
+        "details": [
+            {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": []},
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "3s"},
+        ],
+    }
+}
+
+
+@pytest.mark.parametrize("body", [_GOOGLE_429, [_GOOGLE_429]], ids=["object", "list-wrapped"])
+@pytest.mark.parametrize("mode", MODES)
+def test_google_retry_delay_in_body_is_honoured(
+    server: ScriptedServer, sleeps: SleepRecorder, mode: str, body: Any
+) -> None:
+    """Google puts the wait in the body (`RetryInfo.retryDelay: "3s"`): it is used."""
+    server.enqueue(error_response(429, body), answer(mode, "ok"))
+    assert call(make_llm(server), mode).content == "ok"
+    assert sleeps.delays == [3.0]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_max_retries_zero_raises_first_failure(
+    server: ScriptedServer, sleeps: SleepRecorder, mode: str
+) -> None:
+    """max_retries=0: the first transient failure is raised as is."""
+    server.enqueue(error_response(500), answer(mode, "never"))
+    with pytest.raises(ServerError) as caught:
+        call(make_llm(server, max_retries=0), mode)
+    assert caught.value.status_code == 500
+    assert len(server.received) == 1
+    assert sleeps.delays == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_retries_exhausted_raise_last_error(
+    server: ScriptedServer, sleeps: SleepRecorder, mode: str
+) -> None:
+    """After max_retries failed retries the last typed error is raised."""
+    server.enqueue(error_response(503), error_response(503), error_response(429))
+    with pytest.raises(RateLimitError):
+        call(make_llm(server, max_retries=2), mode)
+    assert len(server.received) == 3
+    assert len(sleeps.delays) == 2
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_retry_after_beyond_policy_limit_is_not_waited_for(
+    server: ScriptedServer, sleeps: SleepRecorder, mode: str
+) -> None:
+    """A Retry-After longer than `max_retry_after` (60 s) is not slept: the rate-limit
+    error is raised at once and tells the caller how long the server wants."""
+    server.enqueue(error_response(429, headers={"retry-after": "120"}), answer(mode, "ok"))
+    with pytest.raises(RateLimitError) as caught:
+        call(make_llm(server), mode)
+    assert caught.value.retry_after == 120.0
+    assert len(server.received) == 1
+    assert sleeps.delays == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_retry_wait_never_outlasts_total_timeout(
+    server: ScriptedServer, sleeps: SleepRecorder, mode: str
+) -> None:
+    """total_timeout is an overall deadline per call: the transport must not sleep past it
+    to honour a Retry-After (it should give up, or wait at most the time left)."""
+    server.enqueue(error_response(503, headers={"retry-after": "5"}), answer(mode, "ok"))
+    with contextlib.suppress(ServerError, BhumiTimeoutError):
+        call(make_llm(server, total_timeout=0.5), mode)
+    assert all(delay <= 0.5 for delay in sleeps.delays), sleeps.delays
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_connection_failures_are_retried_then_raised(sleeps: SleepRecorder, mode: str) -> None:
+    """Connection refused is retried max_retries times with backoff, then raised."""
+    with pytest.raises(BhumiConnectionError):
+        call(make_llm(f"http://127.0.0.1:{closed_port()}", max_retries=2), mode)
+    assert len(sleeps.delays) == 2
+
+
+@pytest.mark.parametrize("mode", STREAM_MODES)
+def test_no_retry_once_the_stream_started(
+    server: ScriptedServer, sleeps: SleepRecorder, mode: str
+) -> None:
+    """A stream cut mid-way is never retried (that would duplicate output): StreamCutError,
+    one request, and the chunks before the cut were already delivered."""
+    server.enqueue(
+        Scripted.sse(text_chunk("Hel"), text_chunk("lo"), text_chunk(" world"), cut_after=2),
+        answer(mode, "duplicate"),
+    )
+    chunks: list[AIMessageChunk] = []
+    with pytest.raises(StreamCutError) as caught:
+        call(make_llm(server), mode, chunks=chunks)
+    assert "".join(str(c.content) for c in chunks) == "Hello"
+    assert len(server.received) == 1
+    assert sleeps.delays == []
+    assert endpoint(server) in str(caught.value)
+
+
+@pytest.mark.parametrize("mode", WHOLE_MODES)
+def test_non_streamed_body_cut_is_not_retried(
+    server: ScriptedServer, sleeps: SleepRecorder, mode: str
+) -> None:
+    """A non-streamed body cut after the headers raises StreamCutError, never retried."""
+    body = json.dumps(completion("hello")).encode()
+    server.enqueue(
+        Scripted(parts=split_at(body, [20]), content_type="application/json", cut_after=1),
+        answer(mode, "again"),
+    )
+    with pytest.raises(StreamCutError):
+        call(make_llm(server), mode)
+    assert len(server.received) == 1
+    assert sleeps.delays == []
+
+
+# --- policy objects ----------------------------------------------------------------------
+
+
+def test_retry_policy_delays() -> None:
+    """Backoff is full jitter under base * 2**attempt (capped); Retry-After wins when
+    within max_retry_after; past max_retries there is no delay (give up)."""
+    policy = RetryPolicy(max_retries=5, base_delay=0.5, max_delay=3.0, max_retry_after=10.0)
+    random.seed(7)
+    for attempt in range(5):
+        for _ in range(50):
+            delay = policy.delay(attempt, None)
+            assert delay is not None
+            assert 0 <= delay <= min(3.0, 0.5 * 2**attempt)
+    assert policy.delay(0, 4.0) == 4.0
+    assert policy.delay(0, 11.0) is None
+    assert policy.delay(5, None) is None
+    assert policy.delay(5, 1.0) is None
+    assert RetryPolicy(max_retries=0).delay(0, None) is None
+
+
+def test_timeouts_clamp_read_to_total_deadline() -> None:
+    """The per-request read timeout never exceeds the time left before the deadline."""
+    started = time.monotonic()
+    plain = Timeouts(connect=2.0, idle=30.0).for_request(started)
+    assert (plain.connect, plain.read) == (2.0, 30.0)
+    clamped = Timeouts(connect=2.0, idle=30.0, total=1.0).for_request(started)
+    assert clamped.read is not None
+    assert 0 < clamped.read <= 1.0
+    expired = Timeouts(idle=30.0, total=1.0).for_request(started - 5.0)
+    assert expired.read is not None
+    assert 0 < expired.read <= 0.01
+    no_idle = Timeouts(idle=None, total=2.0).for_request(started)
+    assert no_idle.read is not None
+    assert no_idle.read <= 2.0
+
+
+# --- SSE framing end to end ----------------------------------------------------------------
+
+
+def _frame(chunk: dict[str, Any], *, space: bool = True, eol: bytes = b"\n") -> bytes:
+    prefix = b"data: " if space else b"data:"
+    return prefix + json.dumps(chunk).encode() + eol + eol
+
+
+_FRAMINGS: dict[str, list[bytes]] = {
+    "data-without-space": [
+        _frame(text_chunk("Hello"), space=False),
+        _frame(text_chunk(" world"), space=False),
+        _frame(finish_chunk(), space=False),
+        b"data:[DONE]\n\n",
+    ],
+    "crlf": [
+        _frame(text_chunk("Hello"), eol=b"\r\n"),
+        _frame(text_chunk(" world"), eol=b"\r\n"),
+        _frame(finish_chunk(), eol=b"\r\n"),
+        b"data: [DONE]\r\n\r\n",
+    ],
+    "comment-lines": [
+        b": OPENROUTER PROCESSING\n\n",
+        _frame(text_chunk("Hello")),
+        b": OPENROUTER PROCESSING\n\n",
+        _frame(text_chunk(" world")),
+        _frame(finish_chunk()),
+        b"data: [DONE]\n\n",
+    ],
+    "keep-alives": [
+        b"\n\n",
+        b":\n\n",
+        _frame(text_chunk("Hello")),
+        b": ping\n\n",
+        b"\n",
+        _frame(text_chunk(" world")),
+        b"event: ping\ndata: \n\n",
+        _frame(finish_chunk()),
+        b"data: [DONE]\n\n",
+    ],
+    "lone-cr": [
+        b"data: " + json.dumps(text_chunk("Hello")).encode() + b"\r\r",
+        b"data: " + json.dumps(text_chunk(" world")).encode() + b"\r\r",
+        b"data: " + json.dumps(finish_chunk()).encode() + b"\r\r",
+        b"data: [DONE]\r\r",
+    ],
+    "no-done-after-finish": [
+        _frame(text_chunk("Hello")),
+        _frame(text_chunk(" world")),
+        _frame(finish_chunk()),
+    ],
+}
+
+
+@pytest.mark.parametrize("framing", list(_FRAMINGS))
+@pytest.mark.parametrize("mode", STREAM_MODES)
+def test_sse_framing_variants(server: ScriptedServer, mode: str, framing: str) -> None:
+    """Every SSE dialect real servers send decodes to the same answer."""
+    server.enqueue(Scripted(parts=list(_FRAMINGS[framing])))
+    message = call(make_llm(server), mode)
+    assert message.content == "Hello world"
+    assert message.response_metadata.get("finish_reason") == "stop"
+
+
+@pytest.mark.parametrize("framing", ["crlf", "keep-alives", "lone-cr"])
+@pytest.mark.parametrize("mode", STREAM_MODES)
+def test_sse_framing_sent_one_byte_per_http_chunk(
+    server: ScriptedServer, mode: str, framing: str
+) -> None:
+    """The same bodies split at every byte (CR and LF of one line ending in different
+    network chunks included) still decode to the same answer."""
+    body = b"".join(_FRAMINGS[framing])
+    server.enqueue(Scripted(parts=[body[i : i + 1] for i in range(len(body))]))
+    assert call(make_llm(server), mode).content == "Hello world"
+
+
+_WIDE_CHARACTERS = ["é", "中", "🙂"]
+
+
+@pytest.mark.parametrize(
+    ("character", "offset"),
+    [(c, k) for c in _WIDE_CHARACTERS for k in range(1, len(c.encode()))],
+    ids=lambda v: repr(v) if isinstance(v, str) else str(v),
+)
+@pytest.mark.parametrize("mode", STREAM_MODES)
+def test_multibyte_character_split_across_reads(
+    server: ScriptedServer, mode: str, character: str, offset: int
+) -> None:
+    """A UTF-8 character split between two network reads decodes exactly, whatever the
+    split offset inside the character."""
+    text = f"a{character}b"
+    frame = b"data: " + json.dumps(text_chunk(text), ensure_ascii=False).encode() + b"\n\n"
+    start = frame.index(character.encode())
+    parts = [*split_at(frame, [start + offset]), _frame(finish_chunk()), b"data: [DONE]\n\n"]
+    server.enqueue(Scripted(parts=parts, delay=0.01))
+    message = call(make_llm(server), mode)
+    assert message.content == text
+    assert "\ufffd" not in str(message.content)
+
+
+@pytest.mark.parametrize("mode", STREAM_MODES)
+def test_multibyte_text_sent_one_byte_per_http_chunk(server: ScriptedServer, mode: str) -> None:
+    """A body of mixed-width characters sent one byte per HTTP chunk decodes exactly."""
+    text = "Grüße, 世界 🙂👍🏽!"
+    body = b"".join(
+        [
+            b"data: " + json.dumps(text_chunk(text), ensure_ascii=False).encode() + b"\n\n",
+            _frame(finish_chunk()),
+            b"data: [DONE]\n\n",
+        ]
+    )
+    server.enqueue(Scripted(parts=[body[i : i + 1] for i in range(len(body))]))
+    assert call(make_llm(server), mode).content == text
+
+
+# --- Transport directly -------------------------------------------------------------------
+
+
+def _transport(**kwargs: Any) -> Transport:
+    options: dict[str, Any] = {
+        "provider": "test",
+        "timeouts": Timeouts(connect=2.0, idle=2.0),
+        "retry": RetryPolicy(max_retries=0),
+        "secrets": (KEY,),
+    }
+    options.update(kwargs)
+    return Transport(**options)
+
+
+def _request(server: ScriptedServer, *, stream: bool = True) -> HTTPRequest:
+    return HTTPRequest(
+        url=endpoint(server),
+        headers={"authorization": f"Bearer {KEY}"},
+        body={"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": stream},
+        stream=stream,
+    )
+
+
+def _texts(batches: list[list[StreamEvent]]) -> str:
+    return "".join(e.text for batch in batches for e in batch if isinstance(e, TextDelta))
+
+
+def test_transport_stream_delivers_each_read_before_a_cut(server: ScriptedServer) -> None:
+    """Transport.stream hands over the events of every read as it arrives, so output
+    before a cut is not lost; the cut itself is a StreamCutError with counts."""
+    server.enqueue(
+        Scripted.sse(text_chunk("a"), text_chunk("b"), text_chunk("c"), cut_after=2, delay=0.02)
+    )
+    transport = _transport()
+    batches: list[list[StreamEvent]] = []
+
+    def consume() -> None:
+        for batch in transport.stream(_request(server), OpenAIChatStreamDecoder()):
+            batches.append(batch)
+
+    try:
+        with pytest.raises(StreamCutError) as caught:
+            run_bounded(consume)
+    finally:
+        transport.close()
+    assert _texts(batches) == "ab"
+    error = caught.value
+    assert error.provider == "test"
+    assert error.url == endpoint(server)
+    assert error.frames == 2
+    assert error.bytes_received > 0
+    sent = server.received[0]
+    assert sent.headers["accept"] == "text/event-stream"
+    assert sent.headers["content-type"] == "application/json"
+
+
+def test_transport_policy_max_retry_after_is_respected(
+    server: ScriptedServer, sleeps: SleepRecorder
+) -> None:
+    """A Transport with a short `max_retry_after` does not wait for a longer Retry-After,
+    but does wait for a shorter one."""
+    server.enqueue(
+        error_response(503, headers={"retry-after": "2"}),
+        error_response(503, headers={"retry-after": "0.5"}),
+        Scripted.json({"ok": 1}),
+    )
+    transport = _transport(retry=RetryPolicy(max_retries=3, max_retry_after=1.0))
+    try:
+        with pytest.raises(ServerError) as caught:
+            run_bounded(lambda: transport.post(_request(server, stream=False)))
+        assert caught.value.retry_after == 2.0
+        assert sleeps.delays == []
+        assert run_bounded(lambda: transport.post(_request(server, stream=False))) == {"ok": 1}
+        assert sleeps.delays == [0.5]
+    finally:
+        transport.close()
+    assert len(server.received) == 3
+
+
+async def test_transport_astream_and_apost(server: ScriptedServer) -> None:
+    """The async twins stream events and return JSON bodies like the sync ones."""
+    server.enqueue(
+        Scripted.sse(text_chunk("x"), text_chunk("y"), finish_chunk()),
+        Scripted.json({"ok": True}),
+    )
+    transport = _transport()
+    try:
+        batches: list[list[StreamEvent]] = []
+
+        async def consume() -> Any:
+            async for batch in transport.astream(_request(server), OpenAIChatStreamDecoder()):
+                batches.append(batch)
+            return await transport.apost(_request(server, stream=False))
+
+        body = await asyncio.wait_for(consume(), HANG_GUARD)
+    finally:
+        await transport.aclose()
+    assert _texts(batches) == "xy"
+    assert body == {"ok": True}
+    assert server.connections == 1
+
+
+def test_transport_post_returns_json(server: ScriptedServer) -> None:
+    """Transport.post returns the decoded JSON of a 2xx answer."""
+    server.enqueue(Scripted.json({"answer": 42}))
+    with httpx.Client() as client:
+        transport = _transport(http_client=client)
+        assert transport.post(_request(server, stream=False)) == {"answer": 42}
+    assert server.received[0].headers.get("accept") != "text/event-stream"
+
+
+# --- pooling and lifecycle ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["invoke", "stream"])
+def test_sequential_calls_reuse_one_connection(server: ScriptedServer, mode: str) -> None:
+    """One pool per model instance: back-to-back calls share one keep-alive connection."""
+    server.enqueue(*(answer(mode, f"r{i}") for i in range(3)))
+    llm = make_llm(server)
+    try:
+        for i in range(3):
+            assert call(llm, mode).content == f"r{i}"
+    finally:
+        llm.close()
+    assert server.connections == 1
+    assert len(server.received) == 3
+
+
+@pytest.mark.parametrize("mode", ["ainvoke", "astream"])
+async def test_sequential_async_calls_reuse_one_connection(
+    server: ScriptedServer, mode: str
+) -> None:
+    """The async pool of one event loop is reused across calls too."""
+    server.enqueue(*(answer(mode, f"r{i}") for i in range(3)))
+    llm = make_llm(server)
+    try:
+        for i in range(3):
+            if mode == "ainvoke":
+                message = await asyncio.wait_for(llm.ainvoke("hi"), HANG_GUARD)
+                assert message.content == f"r{i}"
+            else:
+
+                async def collect() -> str:
+                    return "".join([str(c.content) async for c in llm.astream("hi")])
+
+                assert await asyncio.wait_for(collect(), HANG_GUARD) == f"r{i}"
+    finally:
+        await llm.aclose()
+    assert server.connections == 1
+
+
+def test_close_then_call_reopens(server: ScriptedServer) -> None:
+    """close() releases the pool; the model still works afterwards (a new pool)."""
+    server.enqueue(answer("invoke", "one"), answer("stream", "two"), answer("invoke", "three"))
+    llm = make_llm(server)
+    assert call(llm, "invoke").content == "one"
+    llm.close()
+    assert call(llm, "stream").content == "two"
+    llm.close()
+    llm.close()  # idempotent
+    assert call(llm, "invoke").content == "three"
+    llm.close()
+    assert server.connections == 3
+
+
+async def test_aclose_then_call_reopens(server: ScriptedServer) -> None:
+    """aclose() releases the loop's pool; the next async call opens a new one."""
+    server.enqueue(answer("ainvoke", "one"), answer("ainvoke", "two"))
+    llm = make_llm(server)
+    assert (await asyncio.wait_for(llm.ainvoke("hi"), HANG_GUARD)).content == "one"
+    await llm.aclose()
+    assert (await asyncio.wait_for(llm.ainvoke("hi"), HANG_GUARD)).content == "two"
+    await llm.aclose()
+    assert server.connections == 2
+
+
+def test_context_manager_closes_pool(server: ScriptedServer) -> None:
+    """`with ChatBhumi(...) as llm:` closes the pool on exit; the model stays usable."""
+    server.enqueue(answer("invoke", "one"), answer("invoke", "two"))
+    with make_llm(server) as llm:
+        assert call(llm, "invoke").content == "one"
+    assert call(llm, "invoke").content == "two"
+    llm.close()
+    assert server.connections == 2
+
+
+def test_one_instance_across_two_event_loops(server: ScriptedServer) -> None:
+    """Async calls from two separate asyncio.run loops both work with one instance (a
+    pool is never reused on a loop it does not belong to)."""
+    server.enqueue(answer("ainvoke", "first"), answer("astream", "second"))
+    llm = make_llm(server)
+
+    async def first() -> Any:
+        return await asyncio.wait_for(llm.ainvoke("hi"), HANG_GUARD)
+
+    async def second() -> str:
+        async def collect() -> str:
+            return "".join([str(c.content) async for c in llm.astream("hi")])
+
+        try:
+            return await asyncio.wait_for(collect(), HANG_GUARD)
+        finally:
+            await llm.aclose()
+
+    assert asyncio.run(first()).content == "first"
+    assert asyncio.run(second()) == "second"
+    assert len(server.received) == 2
+
+
+def test_external_http_client_is_used_and_not_closed(server: ScriptedServer) -> None:
+    """An http_client passed in carries every request (its hooks run) and stays open
+    after ChatBhumi.close(): the caller owns it."""
+    seen: list[str] = []
+
+    def hook(request: httpx.Request) -> None:
+        seen.append(str(request.url))
+
+    server.enqueue(answer("invoke", "a"), answer("stream", "b"), answer("invoke", "c"))
+    with httpx.Client(event_hooks={"request": [hook]}) as client:
+        llm = make_llm(server, http_client=client)
+        assert call(llm, "invoke").content == "a"
+        assert call(llm, "stream").content == "b"
+        llm.close()
+        assert not client.is_closed
+        assert call(llm, "invoke").content == "c"
+        assert seen == [endpoint(server)] * 3
+    assert server.connections == 1
+
+
+async def test_external_async_http_client_is_used_and_not_closed(
+    server: ScriptedServer,
+) -> None:
+    """An http_async_client passed in carries every async request and stays open after
+    aclose()/close()."""
+    seen: list[str] = []
+
+    async def hook(request: httpx.Request) -> None:
+        seen.append(str(request.url))
+
+    server.enqueue(answer("ainvoke", "a"), answer("astream", "b"))
+    async with httpx.AsyncClient(event_hooks={"request": [hook]}) as client:
+        llm = make_llm(server, http_async_client=client)
+        assert (await asyncio.wait_for(llm.ainvoke("hi"), HANG_GUARD)).content == "a"
+        await llm.aclose()
+        llm.close()
+        assert not client.is_closed
+
+        async def collect() -> str:
+            return "".join([str(c.content) async for c in llm.astream("hi")])
+
+        assert await asyncio.wait_for(collect(), HANG_GUARD) == "b"
+        assert seen == [endpoint(server)] * 2
