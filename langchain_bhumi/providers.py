@@ -100,6 +100,17 @@ PROVIDERS: dict[str, ProviderSpec] = {
             base_url="https://generativelanguage.googleapis.com/v1beta",
             api_key_env=("GEMINI_API_KEY", "GOOGLE_API_KEY"),
         ),
+        # Vertex AI speaks the same format. The default is the express-mode endpoint (an
+        # API key); for a project endpoint pass its base URL,
+        # `https://{region}-aiplatform.googleapis.com/v1/projects/{project}/locations/
+        # {region}/publishers/google`, and an OAuth access token as the key.
+        ProviderSpec(
+            name="vertex",
+            protocol="gemini",
+            base_url="https://aiplatform.googleapis.com/v1/publishers/google",
+            api_key_env=("VERTEX_API_KEY", "GOOGLE_API_KEY"),
+            root="/v1/publishers/google",
+        ),
         _openai_compatible(
             "openai",
             "https://api.openai.com/v1",
@@ -143,6 +154,9 @@ PROVIDERS: dict[str, ProviderSpec] = {
 ALIASES = {
     "google": "gemini",
     "google_genai": "gemini",
+    "vertexai": "vertex",
+    "vertex_ai": "vertex",
+    "google_vertexai": "vertex",
     "llama.cpp": "llamacpp",
     "llama-cpp": "llamacpp",
     "lm-studio": "lmstudio",
