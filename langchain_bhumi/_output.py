@@ -151,6 +151,19 @@ class MessageBuilder:
         if refusal:
             kwargs["refusal"] = "".join(refusal)
         call_chunks = list(calls.values())
+        if not self._v1:
+            derived = _derived_calls(call_chunks)
+            if derived is not None:
+                # Exactly what validation would build (tests/unit/test_output.py), without
+                # running pydantic and LangChain's partial-JSON parse once per network read.
+                return AIMessageChunk.model_construct(
+                    content=text,
+                    additional_kwargs=kwargs,
+                    tool_call_chunks=call_chunks,
+                    tool_calls=derived[0],
+                    invalid_tool_calls=derived[1],
+                    id=self._id,
+                )
         metadata: dict[str, Any] = {}
         body: str | list[str | dict[str, Any]] = text
         if self._v1:
@@ -312,6 +325,39 @@ class MessageBuilder:
         if info is not None:
             metadata.update(info.extra)
         return metadata
+
+
+def _derived_calls(
+    chunks: list[ToolCallChunk],
+) -> tuple[list[ToolCall], list[InvalidToolCall]] | None:
+    """The `tool_calls` / `invalid_tool_calls` LangChain's validator derives from these
+    chunks, when that needs no JSON parsing; `None` when it does.
+
+    Empty arguments give a call with `{}`; arguments whose first non-blank character is
+    not `{` can never parse to an object, so they give an invalid call without an error.
+    Only a piece that starts an object needs LangChain's own partial parse.
+    """
+    valid: list[ToolCall] = []
+    invalid: list[InvalidToolCall] = []
+    for chunk in chunks:
+        args = chunk["args"]
+        if not args:
+            valid.append(
+                ToolCall(name=chunk["name"] or "", args={}, id=chunk["id"], type="tool_call")
+            )
+        elif args.lstrip()[:1] == "{":
+            return None
+        else:
+            invalid.append(
+                InvalidToolCall(
+                    name=chunk["name"],
+                    args=args,
+                    id=chunk["id"],
+                    error=None,
+                    type="invalid_tool_call",
+                )
+            )
+    return valid, invalid
 
 
 def unrepairable_suffix(raw: str) -> str:

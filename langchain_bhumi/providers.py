@@ -172,6 +172,18 @@ class ResolvedModel:
     model: str
     base_url: str
 
+    @property
+    def max_tokens_field(self) -> str:
+        """The output-limit field: the spec's own only on the provider's own endpoint.
+
+        `openai/...` pointed at another server (llama.cpp, vLLM, a proxy) is an
+        OpenAI-compatible server, and those read `max_tokens`, not OpenAI's newer
+        `max_completion_tokens` (llama.cpp silently ignores the latter).
+        """
+        if self.spec.base_url is None or self.base_url.rstrip("/") == self.spec.base_url:
+            return self.spec.max_tokens_field
+        return "max_tokens"
+
 
 def resolve_model(
     model: str, *, provider: str | None = None, base_url: str | None = None

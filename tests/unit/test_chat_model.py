@@ -287,7 +287,7 @@ def test_call_time_overrides_and_model_kwargs(server: ScriptedServer) -> None:
     llm.invoke("x", model="openai/gpt-other", temperature=0.9, reasoning_effort="low")
     body = sent(server)
     assert body["model"] == "gpt-other"
-    assert (body["temperature"], body["max_completion_tokens"], body["stop"]) == (0.9, 5, ["END"])
+    assert (body["temperature"], body["max_tokens"], body["stop"]) == (0.9, 5, ["END"])
     assert (body["user"], body["reasoning_effort"]) == ("u1", "low")
     list(model(server, stream_usage=False).stream("x"))
     assert "stream_options" not in sent(server) and sent(server)["stream"] is True
@@ -414,7 +414,13 @@ def test_model_strings() -> None:
 
 @pytest.mark.parametrize(
     "cut_args",
-    ['{"expression": "', '{"city": "Par', '{"a": 1, "b": [1, 2', '{"a": {"b": 1}', '{"a": 1} trailing'],
+    [
+        '{"expression": "',
+        '{"city": "Par',
+        '{"a": 1, "b": [1, 2',
+        '{"a": {"b": 1}',
+        '{"a": 1} trailing',
+    ],
 )
 def test_a_call_cut_off_mid_stream_is_never_executed_with_repaired_args(
     server: ScriptedServer, cut_args: str
@@ -424,12 +430,32 @@ def test_a_call_cut_off_mid_stream_is_never_executed_with_repaired_args(
     the tool with made-up arguments. The aggregated message must hold an invalid call."""
     server.enqueue(
         Scripted.sse(
-            chunk({"tool_calls": [{"index": 0, "id": "call_c", "function": {"name": "calculate", "arguments": ""}}]}),
+            chunk(
+                {
+                    "tool_calls": [
+                        {
+                            "index": 0,
+                            "id": "call_c",
+                            "function": {"name": "calculate", "arguments": ""},
+                        }
+                    ]
+                }
+            ),
             chunk({"tool_calls": [{"index": 0, "function": {"arguments": cut_args}}]}),
             chunk({}, finish="length"),
         ),
         Scripted.sse(
-            chunk({"tool_calls": [{"index": 0, "id": "call_c", "function": {"name": "calculate", "arguments": ""}}]}),
+            chunk(
+                {
+                    "tool_calls": [
+                        {
+                            "index": 0,
+                            "id": "call_c",
+                            "function": {"name": "calculate", "arguments": ""},
+                        }
+                    ]
+                }
+            ),
             chunk({"tool_calls": [{"index": 0, "function": {"arguments": cut_args}}]}),
             chunk({}, finish="length"),
         ),
@@ -443,3 +469,37 @@ def test_a_call_cut_off_mid_stream_is_never_executed_with_repaired_args(
     # The same holds when LangChain streams under invoke (agents with stream_mode="messages").
     via_invoke = model(server, streaming=True).invoke("x")
     assert via_invoke.tool_calls == [] and len(via_invoke.invalid_tool_calls) == 1
+
+
+def test_openai_models_on_other_servers_send_max_tokens(server: ScriptedServer) -> None:
+    """OpenAI's own API takes max_completion_tokens; OpenAI-compatible servers read max_tokens
+    (llama.cpp ignores the newer field and generates to the end of its context)."""
+    assert ChatBhumi(model="openai/gpt-4o-mini", api_key=KEY)._resolved.max_tokens_field == (
+        "max_completion_tokens"
+    )
+    server.enqueue(Scripted.json(WEATHER_RESPONSE))
+    ChatBhumi(model="openai/qwen", base_url=server.url, api_key=KEY, max_tokens=7).invoke("x")
+    body = sent(server)
+    assert body["max_tokens"] == 7 and "max_completion_tokens" not in body
+
+
+def test_json_schema_dicts_are_tools_and_provider_tools_pass_through(
+    server: ScriptedServer,
+) -> None:
+    server.enqueue(Scripted.json(WEATHER_RESPONSE))
+    schema = {"title": "Joke", "type": "object", "properties": {"setup": {"type": "string"}}}
+    search = {"type": "web_search_preview"}
+    model(server).bind_tools([schema, search], tool_choice="Joke").invoke("x")
+    tools = sent(server)["tools"]
+    assert tools[0]["function"]["name"] == "Joke" and tools[1] == search
+
+
+async def test_the_aiohttp_async_backend_streams_the_same(server: ScriptedServer) -> None:
+    """`async_backend="aiohttp"` (httpx's API over aiohttp) gives the same message."""
+    pytest.importorskip("httpx_aiohttp")
+    server.enqueue(Scripted.sse(*WEATHER_STREAM, delay=0.005))
+    llm = model(server, async_backend="aiohttp").bind_tools([get_weather])
+    chunks = [c async for c in llm.astream("hi")]
+    merged = message_chunk_to_message(chunks[0] + chunks[1:])
+    assert [c["args"] for c in merged.tool_calls] == [{"city": "Paris"}, {"city": "Rome"}]
+    assert merged.usage_metadata == {"input_tokens": 12, "output_tokens": 7, "total_tokens": 19}

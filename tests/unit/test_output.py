@@ -45,3 +45,50 @@ def test_no_truncation_of_any_arguments_survives_langchains_repair(
     except ValueError:
         return
     assert not isinstance(repaired, dict), (raw, suffix, repaired)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(max_size=10),
+    reasoning=st.text(max_size=6),
+    fragments=st.lists(
+        st.tuples(
+            st.sampled_from([None, "get_weather"]),
+            st.sampled_from([None, "call_1"]),
+            st.one_of(
+                st.just(""), st.text(max_size=12), st.builds(lambda s: "{" + s, st.text(max_size=8))
+            ),
+        ),
+        max_size=3,
+    ),
+)
+def test_fast_chunks_equal_validated_chunks(
+    text: str, reasoning: str, fragments: list[tuple[str | None, str | None, str]]
+) -> None:
+    """The builder's unvalidated chunks are exactly what LangChain's validation would build,
+    and they add up the same way."""
+    from langchain_core.load import dumpd
+    from langchain_core.messages import AIMessageChunk
+
+    from langchain_bhumi._output import MessageBuilder
+    from langchain_bhumi.core.events import ReasoningDelta, TextDelta, ToolCallDelta
+
+    events: list[Any] = [TextDelta(text)] if text else []
+    if reasoning:
+        events.append(ReasoningDelta(reasoning))
+    events += [
+        ToolCallDelta(i, call_id, name, args) for i, (name, call_id, args) in enumerate(fragments)
+    ]
+    built = MessageBuilder().chunk(events)
+    if built is None:
+        assert not (text or reasoning or fragments)
+        return
+    validated = AIMessageChunk(
+        content=built.content,
+        additional_kwargs=built.additional_kwargs,
+        tool_call_chunks=built.tool_call_chunks,
+        id=built.id,
+    )
+    assert built == validated
+    assert dumpd(built) == dumpd(validated)
+    assert (built + validated) == (validated + validated)
