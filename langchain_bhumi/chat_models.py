@@ -24,10 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model
 from typing_extensions import Self
 
 from langchain_bhumi._output import MessageBuilder
-from langchain_bhumi._version import __version__
+from langchain_bhumi.client import ProviderClient
 from langchain_bhumi.core.transport import HTTPRequest, RetryPolicy, Timeouts, Transport
-from langchain_bhumi.protocols import ChatProtocol, ChatRequest, get_protocol
-from langchain_bhumi.providers import ResolvedModel, endpoint_url, resolve_model
+from langchain_bhumi.protocols import ChatProtocol, ChatRequest
+from langchain_bhumi.providers import ResolvedModel, resolve_model
 
 StructuredOutputMethod = Literal["function_calling", "json_schema", "json_mode"]
 
@@ -233,9 +233,7 @@ class ChatBhumi(BaseChatModel):
     concurrency; `"httpx"` maps network errors more precisely."""
 
     _resolved: ResolvedModel = PrivateAttr()
-    _endpoints: dict[tuple[str, bool], str] = PrivateAttr(default_factory=dict)
-    _protocol: ChatProtocol = PrivateAttr()
-    _transport: Transport = PrivateAttr()
+    _client: ProviderClient = PrivateAttr()
 
     @model_validator(mode="after")
     def _configure(self) -> ChatBhumi:
@@ -244,15 +242,13 @@ class ChatBhumi(BaseChatModel):
 
     def _setup(self) -> None:
         """Resolve provider, key, wire format and transport from the fields."""
-        self._endpoints = {}
         self._resolved = resolve_model(self.model, provider=self.provider, base_url=self.base_url)
         spec = self._resolved.spec
         explicit = self.api_key.get_secret_value() if self.api_key else None
         key = spec.require_api_key(explicit)
         if key is not None and self.api_key is None:
             self.api_key = SecretStr(key)
-        self._protocol = get_protocol(spec.protocol)
-        self._transport = Transport(
+        transport = Transport(
             provider=spec.name,
             timeouts=Timeouts(
                 connect=self.connect_timeout,
@@ -266,6 +262,13 @@ class ChatBhumi(BaseChatModel):
             http_async_client=self.http_async_client,
             async_backend=self.async_backend,
         )
+        self._client = ProviderClient(
+            self._resolved, transport, api_key=key, headers=self.default_headers
+        )
+
+    @property
+    def _protocol(self) -> ChatProtocol:
+        return self._client.protocol
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """A copy whose provider, key and connection settings follow the copied fields."""
@@ -292,7 +295,7 @@ class ChatBhumi(BaseChatModel):
     @property
     def endpoint(self) -> str:
         """The URL requests go to."""
-        return self._endpoint(self._resolved.model, stream=False)
+        return self._client.endpoint(self._resolved.model, stream=False)
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
@@ -345,11 +348,11 @@ class ChatBhumi(BaseChatModel):
 
     def close(self) -> None:
         """Close the connection pool (the model reopens one if used again)."""
-        self._transport.close()
+        self._client.transport.close()
 
     async def aclose(self) -> None:
         """Close the connection pools of this thread's event loop and the sync pool."""
-        await self._transport.aclose()
+        await self._client.transport.aclose()
 
     def __enter__(self) -> ChatBhumi:
         return self
@@ -373,8 +376,7 @@ class ChatBhumi(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         request, builder = self._prepare(messages, stop, stream=False, kwargs=kwargs)
-        body = self._transport.post(request)
-        return self._result(builder.message(self._protocol.decode_response(body)))
+        return self._result(builder.message(self._client.complete(request)))
 
     async def _agenerate(
         self,
@@ -384,8 +386,7 @@ class ChatBhumi(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         request, builder = self._prepare(messages, stop, stream=False, kwargs=kwargs)
-        body = await self._transport.apost(request)
-        return self._result(builder.message(self._protocol.decode_response(body)))
+        return self._result(builder.message(await self._client.acomplete(request)))
 
     def _stream(
         self,
@@ -395,8 +396,7 @@ class ChatBhumi(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         request, builder = self._prepare(messages, stop, stream=True, kwargs=kwargs)
-        decoder = self._protocol.stream_decoder()
-        for events in self._transport.stream(request, decoder):
+        for events in self._client.stream(request):
             chunk = builder.chunk(events)
             if chunk is not None:
                 yield ChatGenerationChunk(message=chunk)
@@ -410,8 +410,7 @@ class ChatBhumi(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         request, builder = self._prepare(messages, stop, stream=True, kwargs=kwargs)
-        decoder = self._protocol.stream_decoder()
-        async for events in self._transport.astream(request, decoder):
+        async for events in self._client.astream(request):
             chunk = builder.chunk(events)
             if chunk is not None:
                 yield ChatGenerationChunk(message=chunk)
@@ -426,17 +425,6 @@ class ChatBhumi(BaseChatModel):
         name = str(override)
         return name[len(prefix) :] if name.startswith(prefix) else name
 
-    def _endpoint(self, model: str, *, stream: bool) -> str:
-        url = self._endpoints.get((model, stream))
-        if url is None:
-            spec = self._resolved.spec
-            root = spec.root if spec.root is not None else self._protocol.default_root
-            path = self._protocol.path(model, stream=stream)
-            url = self._endpoints[(model, stream)] = endpoint_url(
-                self._resolved.base_url, root, path
-            )
-        return url
-
     def _prepare(
         self,
         messages: Sequence[BaseMessage],
@@ -445,7 +433,6 @@ class ChatBhumi(BaseChatModel):
         stream: bool,
         kwargs: dict[str, Any],
     ) -> tuple[HTTPRequest, MessageBuilder]:
-        spec = self._resolved.spec
         extra = dict(kwargs)
         extra.pop("stream", None)
         model = self._call_model(extra.pop("model", None))
@@ -467,25 +454,10 @@ class ChatBhumi(BaseChatModel):
             max_tokens=fields.get("max_tokens", self.max_tokens),
             stop=call_stop or None,
             seed=fields.get("seed", self.seed),
-            include_usage=self.stream_usage and spec.stream_options,
-            max_tokens_field=self._resolved.max_tokens_field,
-            send_reasoning=spec.send_reasoning,
+            include_usage=self.stream_usage,
             extra_body={**self.model_kwargs, **extra},
         )
-        api_key = self.api_key.get_secret_value() if self.api_key else None
-        headers = {
-            "user-agent": f"langchain-bhumi/{__version__}",
-            **self._protocol.auth_headers(api_key),
-            **spec.default_headers,
-            **(self.default_headers or {}),  # last: a user may override e.g. a version header
-        }
-        request = HTTPRequest(
-            url=self._endpoint(model, stream=stream),
-            headers=headers,
-            body=self._protocol.encode_request(chat_request),
-            stream=stream,
-            has_tools=bool(chat_request.tools),
-        )
+        request = self._client.http_request(chat_request)
         builder = MessageBuilder(
             v1=self.output_version == "v1", model_name=model, wire_format=self._protocol.name
         )

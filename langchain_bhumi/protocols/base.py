@@ -99,3 +99,79 @@ class ChatProtocol(ABC):
         calling model supports.
         """
         return True
+
+
+# --- server direction (the translating proxy) --------------------------------------------
+
+
+@dataclass(slots=True)
+class IncomingRequest:
+    """A client's request, decoded by the frontend's format.
+
+    `chat` is the neutral request (`chat.model` is the name the client asked for);
+    `include_usage` says whether a streamed answer must carry usage (OpenAI clients ask
+    with `stream_options.include_usage`; other formats always carry it); `sse` is false
+    when a streamed answer must be framed another way (Gemini without `alt=sse`: one
+    JSON array). `chat.extra_body` holds request fields the codec does not understand,
+    which the proxy forwards only to a backend speaking the same format.
+    """
+
+    chat: ChatRequest
+    include_usage: bool = True
+    sse: bool = True
+
+
+class ResponseEncoder(ABC):
+    """Encodes one response's normalized events in a format's own shape.
+
+    Streaming: `start()`, then `encode(events)` for each batch, then `finish()`; or
+    `error(...)` instead of `finish()` when the backend fails mid-stream. Not streaming:
+    `complete(events)` with every event at once.
+    """
+
+    media_type: ClassVar[str] = "text/event-stream"
+
+    def start(self) -> bytes:
+        """Bytes to send before the first event (a preamble such as `[`), if any."""
+        return b""
+
+    @abstractmethod
+    def encode(self, events: list[StreamEvent]) -> bytes:
+        """The wire bytes for one batch of events (possibly empty)."""
+
+    @abstractmethod
+    def finish(self) -> bytes:
+        """The closing bytes: final metadata, usage, end marker."""
+
+    @abstractmethod
+    def error(self, status: int, error_type: str, message: str) -> bytes:
+        """An in-stream error in this format, ending the stream."""
+
+    @abstractmethod
+    def complete(self, events: list[StreamEvent]) -> dict[str, Any]:
+        """The whole non-streamed response body."""
+
+
+class ServerCodec(ABC):
+    """A wire format, server direction: what a proxy frontend needs."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def decode_request(
+        self, body: dict[str, Any], *, model: str | None = None, stream: bool | None = None
+    ) -> IncomingRequest:
+        """The neutral request. `model`/`stream` come from the URL where the format puts
+        them there (Gemini); otherwise from the body. Raises `RequestDecodeError`."""
+
+    @abstractmethod
+    def response_encoder(self, request: IncomingRequest, *, response_id: str) -> ResponseEncoder:
+        """An encoder for the answer to `request` (model name as the client asked)."""
+
+    @abstractmethod
+    def error_body(self, status: int, error_type: str, message: str) -> dict[str, Any]:
+        """A non-streamed error response body in this format."""
+
+
+class RequestDecodeError(ValueError):
+    """A client request that cannot be decoded; the proxy answers 400 with the message."""

@@ -148,7 +148,7 @@ def test_model_repr_str_and_serialization_hide_the_key(server: ScriptedServer) -
     shown = [
         repr(llm),
         str(llm),
-        repr(llm._transport),
+        repr(llm._client.transport),
         dumps(llm),
         json.dumps(llm._identifying_params),
         json.dumps(llm._get_ls_params()),

@@ -1,0 +1,96 @@
+"""`ProviderClient`: one provider's requests in, normalized events out, no LangChain chunks.
+
+The layer under `ChatBhumi` and the proxy's backends: it turns a neutral `ChatRequest`
+into the provider's HTTP request (wire format, endpoint, auth headers, the provider's
+quirks) and sends it through a pooled `Transport`, yielding the decoded events of each
+network read (streaming) or of the whole body.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Iterator
+
+from langchain_bhumi._version import __version__
+from langchain_bhumi.core.events import StreamEvent
+from langchain_bhumi.core.transport import HTTPRequest, Transport
+from langchain_bhumi.protocols import ChatProtocol, ChatRequest, get_protocol
+from langchain_bhumi.providers import ResolvedModel, endpoint_url
+
+USER_AGENT = f"langchain-bhumi/{__version__}"
+
+
+class ProviderClient:
+    """Sends `ChatRequest`s to one provider.
+
+    Args:
+        resolved: The provider and base URL (see `providers.resolve_model`).
+        transport: The pooled transport to send through.
+        api_key: The key, or `None` for servers that need none.
+        headers: Extra headers (applied last, so they can override protocol headers).
+    """
+
+    def __init__(
+        self,
+        resolved: ResolvedModel,
+        transport: Transport,
+        *,
+        api_key: str | None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.resolved = resolved
+        self.spec = resolved.spec
+        self.protocol: ChatProtocol = get_protocol(resolved.spec.protocol)
+        self.transport = transport
+        self.api_key = api_key
+        self.headers = headers or {}
+        self._endpoints: dict[tuple[str, bool], str] = {}
+
+    def endpoint(self, model: str, *, stream: bool) -> str:
+        """The URL a request for `model` goes to."""
+        url = self._endpoints.get((model, stream))
+        if url is None:
+            root = self.spec.root if self.spec.root is not None else self.protocol.default_root
+            path = self.protocol.path(model, stream=stream)
+            url = self._endpoints[(model, stream)] = endpoint_url(
+                self.resolved.base_url, root, path
+            )
+        return url
+
+    def http_request(self, chat: ChatRequest, *, api_key: str | None = None) -> HTTPRequest:
+        """The HTTP request for `chat`, with this provider's field names and quirks."""
+        chat = dataclasses.replace(
+            chat,
+            include_usage=chat.include_usage and self.spec.stream_options,
+            max_tokens_field=self.resolved.max_tokens_field,
+            send_reasoning=self.spec.send_reasoning,
+        )
+        headers = {
+            "user-agent": USER_AGENT,
+            **self.protocol.auth_headers(api_key or self.api_key),
+            **self.spec.default_headers,
+            **self.headers,
+        }
+        return HTTPRequest(
+            url=self.endpoint(chat.model, stream=chat.stream),
+            headers=headers,
+            body=self.protocol.encode_request(chat),
+            stream=chat.stream,
+            has_tools=bool(chat.tools),
+        )
+
+    def stream(self, request: HTTPRequest) -> Iterator[list[StreamEvent]]:
+        """The events of a streamed request, one list per network read."""
+        return self.transport.stream(request, self.protocol.stream_decoder())
+
+    def astream(self, request: HTTPRequest) -> AsyncIterator[list[StreamEvent]]:
+        """Async twin of `stream`."""
+        return self.transport.astream(request, self.protocol.stream_decoder())
+
+    def complete(self, request: HTTPRequest) -> list[StreamEvent]:
+        """The events of a non-streamed request."""
+        return self.protocol.decode_response(self.transport.post(request))
+
+    async def acomplete(self, request: HTTPRequest) -> list[StreamEvent]:
+        """Async twin of `complete`."""
+        return self.protocol.decode_response(await self.transport.apost(request))
