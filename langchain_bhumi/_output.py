@@ -92,15 +92,22 @@ class MessageBuilder:
         "_usage",
         "_v1",
         "model_name",
+        "provider",
         "wire_format",
     )
 
     def __init__(
-        self, *, v1: bool = False, model_name: str | None = None, wire_format: str | None = None
+        self,
+        *,
+        v1: bool = False,
+        model_name: str | None = None,
+        wire_format: str | None = None,
+        provider: str | None = None,
     ) -> None:
         self._v1 = v1
         self.model_name = model_name
         self.wire_format = wire_format
+        self.provider = provider
         self._id: str | None = None
         self._info: ResponseInfo | None = None
         self._usage: Usage | None = None
@@ -314,6 +321,8 @@ class MessageBuilder:
         if self.wire_format:
             # Lets an encoder tell its own format's opaque data (signatures) from another's.
             metadata["wire_format"] = self.wire_format
+        if self.provider:
+            metadata["provider"] = self.provider
         model = (info.model if info else None) or self.model_name
         if model:
             metadata["model_name"] = model

@@ -459,7 +459,10 @@ class ChatBhumi(BaseChatModel):
         )
         request = self._client.http_request(chat_request)
         builder = MessageBuilder(
-            v1=self.output_version == "v1", model_name=model, wire_format=self._protocol.name
+            v1=self.output_version == "v1",
+            model_name=model,
+            wire_format=self._protocol.name,
+            provider=self._resolved.spec.name,
         )
         return request, builder
 

@@ -96,6 +96,24 @@ def _parser() -> argparse.ArgumentParser:
         help="print structured JSON to stdout; optionally a JSON schema (inline or @file)",
     )
     chat.set_defaults(run=_run_chat)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the translating proxy (OpenAI, Anthropic and Gemini API shapes)",
+        description="Serve /v1/chat/completions (OpenAI), /v1/messages (Anthropic) and "
+        "/v1beta/models/*:generateContent (Gemini) over any backend ChatBhumi supports, with "
+        "streamed tool calls intact both ways. Configure backends and a model map in a TOML "
+        "file (see langchain_bhumi.proxy.config), or give one --model for every request. "
+        "Needs: pip install 'langchain-bhumi[proxy]'.",
+    )
+    serve.add_argument("--config", "-c", help="TOML configuration file")
+    serve.add_argument("--model", "-m", help="one backend for every request: provider/model")
+    serve.add_argument("--base-url", help="the backend's URL (with --model)")
+    serve.add_argument("--api-key", help="the backend's key (with --model; default: its env var)")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8080)")
+    serve.add_argument("--verbose", "-v", action="store_true", help="log prompts and details")
+    serve.set_defaults(run=_run_serve)
     return parser
 
 
@@ -231,6 +249,43 @@ def _chat_json(llm: Any, args: argparse.Namespace, messages: list[Any]) -> int:
         )
     result = structured.invoke(messages)
     print(json.dumps(result, ensure_ascii=False))
+    return EXIT_OK
+
+
+# --- serve ------------------------------------------------------------------------------
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    import dataclasses
+    import logging
+
+    from langchain_bhumi.proxy.config import load_config, single_backend
+
+    if args.config and args.model:
+        raise UsageError("give --config or --model, not both")
+    if args.config:
+        config = load_config(args.config)
+    elif args.model:
+        config = single_backend(args.model, base_url=args.base_url, api_key=args.api_key)
+    else:
+        raise UsageError("give --config FILE or --model provider/model")
+    overrides: dict[str, Any] = {"log_prompts": config.log_prompts or args.verbose}
+    if args.host:
+        overrides["host"] = args.host
+    if args.port:
+        overrides["port"] = args.port
+    config = dataclasses.replace(config, **overrides)
+    try:
+        import uvicorn
+
+        from langchain_bhumi.proxy.app import create_app
+    except ImportError as exc:
+        raise UsageError(f"{exc.name} is missing: pip install 'langchain-bhumi[proxy]'") from exc
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    app = create_app(config)
+    routes = ", ".join(sorted(config.backends))
+    print(f"proxy on http://{config.host}:{config.port} -> backends: {routes}", file=sys.stderr)
+    uvicorn.run(app, host=config.host, port=config.port, log_level="warning")
     return EXIT_OK
 
 

@@ -62,6 +62,7 @@ class ProviderClient:
         chat = dataclasses.replace(
             chat,
             include_usage=chat.include_usage and self.spec.stream_options,
+            provider=self.spec.name,
             max_tokens_field=self.resolved.max_tokens_field,
             send_reasoning=self.spec.send_reasoning,
         )

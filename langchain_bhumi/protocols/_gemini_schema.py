@@ -20,13 +20,22 @@ unknown formats, ...) are dropped. When meaning would be lost it raises
 `Any`), a map (`dict[str, X]`: an object with `additionalProperties` and no properties),
 an empty nested object, a tuple (`prefixItems`) or an array without `items`. Callers
 then send the schema as JSON Schema instead (`json_schema_for_gemini`).
+
+`from_gemini_schema` goes the other way, for the proxy's Gemini frontend: a client's
+Gemini-style schema back to standard JSON Schema.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["UnsupportedSchema", "is_empty_object", "json_schema_for_gemini", "to_gemini_schema"]
+__all__ = [
+    "UnsupportedSchema",
+    "from_gemini_schema",
+    "is_empty_object",
+    "json_schema_for_gemini",
+    "to_gemini_schema",
+]
 
 _TYPES = {
     "string": "STRING",
@@ -97,6 +106,92 @@ def to_gemini_schema(schema: dict[str, Any], *, response: bool = False) -> dict[
         if isinstance(found, dict):
             defs.update(found)
     return _Converter(defs, response).convert(schema, (), 0)
+
+
+def from_gemini_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A Gemini `Schema` (the OpenAPI subset, camelCase or snake_case) as JSON Schema.
+
+    The reverse of `to_gemini_schema`, for the proxy's Gemini frontend: types in lower
+    case (`TYPE_UNSPECIFIED` dropped), `nullable: true` as a `"null"` type (or an
+    `anyOf` branch, and `null` among the `enum` values), `format: "enum"` and
+    `propertyOrdering` dropped (JSON Schema has neither), `example` as `examples`, and
+    integer bounds that arrive as strings (proto `int64`) as integers. Other keywords
+    (`description`, `title`, `default`, `minimum`, `pattern`, ...) are the same in both
+    and kept; unknown ones pass through.
+
+    Raises:
+        UnsupportedSchema: When the schema is not an object or is nested too deeply.
+
+    Example:
+        ```python
+        from_gemini_schema(
+            {"type": "OBJECT", "properties": {"city": {"type": "STRING", "nullable": True}}}
+        )
+        # {"type": "object", "properties": {"city": {"type": ["string", "null"]}}}
+        ```
+    """
+    return _from_gemini(schema, 0)
+
+
+_SNAKE_KEYS = {
+    "any_of": "anyOf",
+    "max_items": "maxItems",
+    "min_items": "minItems",
+    "max_length": "maxLength",
+    "min_length": "minLength",
+    "max_properties": "maxProperties",
+    "min_properties": "minProperties",
+    "property_ordering": "propertyOrdering",
+}
+_INTEGER_BOUNDS = frozenset(
+    {"maxItems", "minItems", "maxLength", "minLength", "maxProperties", "minProperties"}
+)
+
+
+def _from_gemini(node: Any, depth: int) -> dict[str, Any]:
+    if depth > _MAX_DEPTH:
+        raise UnsupportedSchema("the schema is nested too deeply")
+    if not isinstance(node, dict):
+        raise UnsupportedSchema(f"a schema must be an object, got {node!r}")
+    out: dict[str, Any] = {}
+    nullable = False
+    for raw_key, value in node.items():
+        key = _SNAKE_KEYS.get(raw_key) or str(raw_key)
+        if key == "type":
+            if isinstance(value, str):
+                if value.upper() != "TYPE_UNSPECIFIED":
+                    out["type"] = value.lower()
+            elif isinstance(value, list):
+                out["type"] = [v.lower() if isinstance(v, str) else v for v in value]
+            else:
+                out["type"] = value
+        elif key == "nullable":
+            nullable = value is True
+        elif (key == "format" and value == "enum") or key == "propertyOrdering":
+            continue
+        elif key == "example":
+            out["examples"] = [value]
+        elif key in ("properties", "$defs", "definitions") and isinstance(value, dict):
+            out[key] = {name: _from_gemini(sub, depth + 1) for name, sub in value.items()}
+        elif key == "items" and isinstance(value, dict):
+            out[key] = _from_gemini(value, depth + 1)
+        elif key in ("anyOf", "oneOf", "allOf") and isinstance(value, list):
+            out[key] = [_from_gemini(branch, depth + 1) for branch in value]
+        elif key in _INTEGER_BOUNDS and isinstance(value, str) and value.isdigit():
+            out[key] = int(value)
+        else:
+            out[key] = value
+    if nullable:
+        kind = out.get("type")
+        if isinstance(kind, str) and kind != "null":
+            out["type"] = [kind, "null"]
+        elif isinstance(kind, list) and "null" not in kind:
+            out["type"] = [*kind, "null"]
+        elif kind is None and isinstance(out.get("anyOf"), list):
+            out["anyOf"] = [*out["anyOf"], {"type": "null"}]
+        if isinstance(out.get("enum"), list) and None not in out["enum"]:
+            out["enum"] = [*out["enum"], None]
+    return out
 
 
 def json_schema_for_gemini(schema: dict[str, Any]) -> dict[str, Any]:

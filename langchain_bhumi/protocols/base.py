@@ -57,6 +57,9 @@ class ChatRequest:
     thinking_budget: int | None = None
     """Token budget for reasoning (Anthropic `budget_tokens`, Gemini `thinkingBudget`)."""
     include_usage: bool = True
+    provider: str = ""
+    """The registry name of the provider the request goes to (set by `ProviderClient`);
+    provider state in earlier messages is replayed only to the provider that produced it."""
     max_tokens_field: str = "max_tokens"
     send_reasoning: bool = False
     extra_body: dict[str, Any] = field(default_factory=dict)

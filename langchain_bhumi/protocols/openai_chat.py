@@ -79,7 +79,12 @@ FINISH_REASONS = {
 }
 
 # Response fields worth keeping in response metadata (strings, on the final chunk).
-_INFO_FIELDS = ("system_fingerprint", "service_tier", "provider", "object")
+# Response fields kept in response metadata, and the key each goes under.
+_INFO_FIELDS = {
+    "system_fingerprint": "system_fingerprint",
+    "service_tier": "service_tier",
+    "provider": "upstream_provider",  # OpenRouter: which provider it routed to
+}
 
 # Keys under which a provider may send per-message state to be sent back.
 REASONING_DETAILS = "reasoning_details"
@@ -110,7 +115,10 @@ class OpenAIChatProtocol(ChatProtocol):
     def encode_request(self, request: ChatRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": request.model,
-            "messages": [encode_message(m, request.send_reasoning) for m in request.messages],
+            "messages": [
+                encode_message(m, request.send_reasoning, request.provider)
+                for m in request.messages
+            ],
         }
         if request.stream:
             body["stream"] = True
@@ -165,10 +173,18 @@ def encode_tool_choice(choice: ToolChoice) -> str | dict[str, Any]:
     return {"type": "function", "function": {"name": choice}}
 
 
-def encode_message(message: BaseMessage, send_reasoning: bool = False) -> dict[str, Any]:
-    """One LangChain message as a chat-completions message."""
+def encode_message(
+    message: BaseMessage, send_reasoning: bool = False, provider: str | None = None
+) -> dict[str, Any]:
+    """One LangChain message as a chat-completions message.
+
+    Provider state on an assistant message (OpenRouter `reasoning_details`, Gemini-compat
+    `extra_content`) goes back only to the provider that produced it (`provider`, as
+    recorded in the message's `response_metadata["provider"]`): other servers do not know
+    those fields, and strict ones reject them.
+    """
     if isinstance(message, AIMessage):
-        return _encode_assistant(message, send_reasoning)
+        return _encode_assistant(message, send_reasoning, provider)
     if isinstance(message, ToolMessage):
         return {
             "role": "tool",
@@ -230,13 +246,18 @@ def _encode_media(part: MediaPart) -> dict[str, Any]:
     raise ConfigurationError(f"chat completions cannot send {part.kind} content this way")
 
 
-def _encode_assistant(message: AIMessage, send_reasoning: bool) -> dict[str, Any]:
+def _encode_assistant(
+    message: AIMessage, send_reasoning: bool, provider: str | None
+) -> dict[str, Any]:
     parts = content_parts(message.content)
     text = "".join(p.text for p in parts if isinstance(p, TextPart))
     encoded: dict[str, Any] = {"role": "assistant", "content": text or None}
     if message.name:
         encoded["name"] = message.name
-    extras_by_id: dict[str, Any] = message.additional_kwargs.get(TOOL_CALL_EXTRAS) or {}
+    own_state = provider is None or message.response_metadata.get("provider") == provider
+    extras_by_id: dict[str, Any] = (
+        message.additional_kwargs.get(TOOL_CALL_EXTRAS) or {} if own_state else {}
+    )
     calls: list[dict[str, Any]] = []
     for call in message.tool_calls:
         calls.append(
@@ -251,9 +272,9 @@ def _encode_assistant(message: AIMessage, send_reasoning: bool) -> dict[str, Any
     if calls:
         encoded["tool_calls"] = calls
     kwargs = message.additional_kwargs
-    if kwargs.get(REASONING_DETAILS):
+    if own_state and kwargs.get(REASONING_DETAILS):
         encoded[REASONING_DETAILS] = kwargs[REASONING_DETAILS]
-    if kwargs.get(EXTRA_CONTENT):
+    if own_state and kwargs.get(EXTRA_CONTENT):
         encoded[EXTRA_CONTENT] = kwargs[EXTRA_CONTENT]
     if send_reasoning:
         reasoning = kwargs.get("reasoning_content") or "".join(
@@ -389,10 +410,10 @@ class OpenAIChatStreamDecoder(FrameDecoder):
         model = chunk.get("model")
         if model:
             self._info.model = model
-        for field in _INFO_FIELDS:
+        for field, key in _INFO_FIELDS.items():
             value = chunk.get(field)
-            if value and isinstance(value, str) and field != "object":
-                self._info.extra[field] = value
+            if value and isinstance(value, str):
+                self._info.extra[key] = value
         usage = chunk.get("usage") or (chunk.get("x_groq") or {}).get("usage")  # Groq, older
         if usage:
             self._usage = usage

@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,10 +85,20 @@ _REASONS = {
 }
 
 
-class ScriptedServer:
-    """Serve scripted responses on 127.0.0.1; use as a context manager."""
+Responder = Callable[["Received"], Scripted]
 
-    def __init__(self) -> None:
+
+class ScriptedServer:
+    """Serve scripted responses on 127.0.0.1; use as a context manager.
+
+    Each request takes the next enqueued `Scripted`, or, when a `responder` is set and the
+    queue is empty, whatever it returns for that request. `aborted` counts responses the
+    client hung up on before they were complete.
+    """
+
+    def __init__(self, responder: Responder | None = None) -> None:
+        self.responder = responder
+        self.aborted = 0
         self._queue: deque[Scripted] = deque()
         self.received: list[Received] = []
         self._sock = socket.create_server(("127.0.0.1", 0))
@@ -136,15 +147,16 @@ class ScriptedServer:
                     return
                 self.received.append(request)
                 with self._lock:
-                    script = (
-                        self._queue.popleft()
-                        if self._queue
-                        else Scripted(
-                            status=500,
-                            parts=[b'{"error": "no scripted response left"}'],
-                            content_type="application/json",
-                        )
+                    queued = self._queue.popleft() if self._queue else None
+                script = queued or (
+                    self.responder(request)
+                    if self.responder
+                    else Scripted(
+                        status=500,
+                        parts=[b'{"error": "no scripted response left"}'],
+                        content_type="application/json",
                     )
+                )
                 if not self._respond(conn, script):
                     return
         except OSError:
@@ -176,6 +188,13 @@ class ScriptedServer:
         return Received(method, path, headers, body), buffer
 
     def _respond(self, conn: socket.socket, script: Scripted) -> bool:
+        try:
+            return self._send(conn, script)
+        except OSError:  # the client hung up mid-response
+            self.aborted += 1
+            return False
+
+    def _send(self, conn: socket.socket, script: Scripted) -> bool:
         if script.stall_before_headers and self._stop.wait(script.stall_before_headers):
             return False
         head = [

@@ -301,3 +301,25 @@ def test_refusals_and_gemini_compat_extra_content() -> None:
     events = PROTOCOL.decode_response(response)
     assert RefusalDelta("I can't help with that.") in events
     assert ProviderState("extra_content", {"google": {"thought_signature": "sig"}}) in events
+
+
+def test_provider_state_goes_back_only_to_the_provider_that_produced_it() -> None:
+    """OpenRouter's reasoning_details or Gemini-compat signatures would be unknown fields,
+    rejected by strict servers (Mistral), if sent to another provider."""
+    message = AIMessage(
+        "",
+        tool_calls=[{"name": "f", "args": {}, "id": "c1", "type": "tool_call"}],
+        additional_kwargs={
+            "reasoning_details": [{"type": "reasoning.text", "text": "hm"}],
+            "tool_call_extras": {"c1": {"google": {"thought_signature": "sig"}}},
+        },
+        response_metadata={"provider": "openrouter"},
+    )
+    to_openrouter = encode_message(message, provider="openrouter")
+    to_mistral = encode_message(message, provider="mistral")
+    assert (
+        "reasoning_details" in to_openrouter and "extra_content" in to_openrouter["tool_calls"][0]
+    )
+    assert (
+        "reasoning_details" not in to_mistral and "extra_content" not in to_mistral["tool_calls"][0]
+    )

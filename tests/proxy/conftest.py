@@ -1,0 +1,98 @@
+"""Proxy fixtures: the proxy on loopback (uvicorn in a thread), a scripted backend, and
+recorded real backend streams to replay through it."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from langchain_bhumi.proxy.config import ProxyConfig, single_backend
+from langchain_bhumi.replay import load_cassette
+from tests.support.cassettes import CASSETTES, LOCAL_MODEL
+from tests.support.server import Scripted, ScriptedServer
+
+pytest.importorskip("starlette")
+uvicorn = pytest.importorskip("uvicorn")
+
+DEMO = CASSETTES / "llamacpp" / "demo"
+
+
+def recorded_rounds(cassette: Path) -> list[Scripted]:
+    """The recorded responses of a cassette, as the backend sent them (SSE split per event)."""
+    rounds = []
+    for interaction in load_cassette(cassette):
+        response = interaction["response"]
+        body = response["body"]["string"]
+        body = body.encode() if isinstance(body, str) else body
+        headers = {k.lower(): v for k, v in response["headers"].items()}
+        content_type = headers.get("content-type", ["application/json"])[0]
+        if "event-stream" in content_type:
+            parts = [p + b"\n\n" for p in body.split(b"\n\n") if p.strip()]
+        else:
+            parts = [body]
+        rounds.append(
+            Scripted(status=response["status"]["code"], parts=parts, content_type=content_type)
+        )
+    return rounds
+
+
+class RunningProxy:
+    def __init__(self, url: str, server: object, thread: threading.Thread) -> None:
+        self.url = url
+        self._server = server
+        self._thread = thread
+
+    def stop(self) -> None:
+        self._server.should_exit = True  # type: ignore[attr-defined]
+        self._thread.join(timeout=10)
+
+
+@pytest.fixture
+def start_proxy() -> Iterator[Callable[[ProxyConfig], RunningProxy]]:
+    """Start proxies on free loopback ports; all are stopped after the test."""
+    from langchain_bhumi.proxy.app import create_app
+
+    running: list[RunningProxy] = []
+
+    def start(config: ProxyConfig) -> RunningProxy:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the proxy did not start")
+            time.sleep(0.02)
+        proxy = RunningProxy(f"http://127.0.0.1:{port}", server, thread)
+        running.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in running:
+        proxy.stop()
+
+
+@pytest.fixture
+def backend() -> Iterator[ScriptedServer]:
+    with ScriptedServer() as server:
+        yield server
+
+
+@pytest.fixture
+def proxy(
+    backend: ScriptedServer, start_proxy: Callable[[ProxyConfig], RunningProxy]
+) -> RunningProxy:
+    """A proxy whose every model name goes to the scripted backend (an OpenAI-compatible
+    llama.cpp server)."""
+    return start_proxy(single_backend(f"llamacpp/{LOCAL_MODEL}", base_url=backend.url))

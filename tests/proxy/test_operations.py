@@ -1,0 +1,339 @@
+"""The proxy as an operator sees it: errors, credentials, limits, disconnects, concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from langchain_bhumi.proxy.config import ProxyConfig, parse_config, single_backend
+from tests.proxy.conftest import RunningProxy
+from tests.support.cassettes import LOCAL_MODEL
+from tests.support.server import Received, Scripted, ScriptedServer
+
+OPENAI_BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+ANTHROPIC_BODY = {
+    "model": "claude-haiku-4-5",
+    "max_tokens": 64,
+    "messages": [{"role": "user", "content": "hi"}],
+}
+GEMINI_BODY = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+
+
+def chunk(delta: dict[str, Any] | None, finish: str | None = None, **top: Any) -> dict[str, Any]:
+    choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+    return {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "model": LOCAL_MODEL,
+        "choices": choices,
+        **top,
+    }
+
+
+def text_stream(text: str, **kwargs: Any) -> Scripted:
+    return Scripted.sse(
+        chunk({"content": text}),
+        chunk({}, "stop"),
+        chunk(None, usage={"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}),
+        **kwargs,
+    )
+
+
+COMPLETION = {
+    "id": "c1",
+    "object": "chat.completion",
+    "model": LOCAL_MODEL,
+    "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}
+    ],
+}
+
+
+def post(url: str, path: str, body: dict[str, Any], **headers: str) -> httpx.Response:
+    return httpx.post(url + path, json=body, headers=headers, timeout=20)
+
+
+# --- errors in the client's own format -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [(400, 400), (404, 404), (429, 429), (401, 502), (500, 502), (503, 503)],
+)
+def test_backend_errors_come_back_in_each_frontends_format(
+    backend: ScriptedServer,
+    start_proxy: Callable[[ProxyConfig], RunningProxy],
+    status: int,
+    expected: int,
+) -> None:
+    """The backend's failure, in the client's own error shape, with a status the client
+    can act on (the backend's auth or server failures are the proxy's 502)."""
+    pytest.importorskip("langchain_bhumi.protocols.anthropic_server")
+    proxy = start_proxy(config_for(backend, backend={"max_retries": 0}))
+    error = {"error": {"message": "backend says no", "type": "invalid_request_error"}}
+    backend.enqueue(*(Scripted.json(error, status=status) for _ in range(3)))
+
+    reply = post(proxy.url, "/v1/chat/completions", OPENAI_BODY)
+    assert reply.status_code == expected
+    assert "backend says no" in reply.json()["error"]["message"]
+
+    reply = post(proxy.url, "/v1/messages", ANTHROPIC_BODY)
+    assert reply.status_code == expected
+    assert reply.json()["type"] == "error" and "backend says no" in reply.json()["error"]["message"]
+
+    reply = post(proxy.url, "/v1beta/models/gemini-2.5-flash:generateContent", GEMINI_BODY)
+    assert reply.status_code == expected
+    assert reply.json()["error"]["code"] == expected
+    assert "backend says no" in reply.json()["error"]["message"]
+    assert len(backend.received) == 3
+
+
+def test_a_failure_mid_stream_ends_the_stream_with_an_error_event(
+    backend: ScriptedServer, proxy: RunningProxy
+) -> None:
+    backend.enqueue(Scripted.sse(chunk({"content": "partial"}), done=False, cut_after=1))
+    with httpx.stream(
+        "POST", proxy.url + "/v1/chat/completions", json={**OPENAI_BODY, "stream": True}, timeout=20
+    ) as reply:
+        assert reply.status_code == 200
+        body = reply.read().decode()
+    assert "partial" in body
+    assert '"error"' in body and "[DONE]" not in body
+
+
+def test_an_unreachable_backend_is_a_502(
+    start_proxy: Callable[[ProxyConfig], RunningProxy],
+) -> None:
+    proxy = start_proxy(single_backend("llamacpp/m", base_url="http://127.0.0.1:9/v1"))
+    reply = post(proxy.url, "/v1/chat/completions", OPENAI_BODY)
+    assert reply.status_code == 502
+    assert "could not reach" in reply.json()["error"]["message"]
+
+
+def test_bad_requests_are_400_with_the_reason(proxy: RunningProxy) -> None:
+    reply = post(proxy.url, "/v1/chat/completions", {"model": "x", "messages": []})
+    assert reply.status_code == 400 and "messages" in reply.json()["error"]["message"]
+    reply = httpx.post(proxy.url + "/v1/chat/completions", content=b"{not json", timeout=10)
+    assert reply.status_code == 400 and "not valid JSON" in reply.json()["error"]["message"]
+
+
+# --- credentials ------------------------------------------------------------------------
+
+
+def config_for(
+    scripted: ScriptedServer, backend: dict[str, Any] | None = None, **tables: Any
+) -> ProxyConfig:
+    """A config whose one backend is the scripted server (`backend` adds to its table;
+    other keywords are TOML tables such as `server`)."""
+    local = {"provider": "llamacpp", "base_url": scripted.url, **(backend or {})}
+    return parse_config({"backends": {"local": local}, **tables})
+
+
+def test_proxy_keys_are_required_when_configured(
+    backend: ScriptedServer,
+    start_proxy: Callable[[ProxyConfig], RunningProxy],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TEST_PROXY_KEY", "proxy-secret-123")
+    proxy = start_proxy(config_for(backend, server={"proxy_keys": ["${TEST_PROXY_KEY}"]}))
+    assert post(proxy.url, "/v1/chat/completions", OPENAI_BODY).status_code == 401
+    backend.enqueue(Scripted.json(COMPLETION))
+    reply = post(
+        proxy.url, "/v1/chat/completions", OPENAI_BODY, authorization="Bearer proxy-secret-123"
+    )
+    assert reply.status_code == 200
+    assert len(backend.received) == 1
+
+
+def test_client_credentials_never_reach_the_backend_unless_passthrough(
+    backend: ScriptedServer, start_proxy: Callable[[ProxyConfig], RunningProxy]
+) -> None:
+    backend.enqueue(Scripted.json(COMPLETION), Scripted.json(COMPLETION))
+    plain = start_proxy(config_for(backend))
+    reply = post(
+        plain.url, "/v1/chat/completions", OPENAI_BODY, authorization="Bearer client-secret-abc"
+    )
+    assert reply.status_code == 200
+    assert "client-secret-abc" not in json.dumps(backend.received[-1].headers)
+    passthrough = start_proxy(config_for(backend, backend={"passthrough_key": True}))
+    post(
+        passthrough.url,
+        "/v1/chat/completions",
+        OPENAI_BODY,
+        authorization="Bearer client-secret-abc",
+    )
+    assert backend.received[-1].headers["authorization"] == "Bearer client-secret-abc"
+
+
+# --- limits -----------------------------------------------------------------------------------
+
+
+def test_request_bodies_over_the_limit_are_413(
+    backend: ScriptedServer, start_proxy: Callable[[ProxyConfig], RunningProxy]
+) -> None:
+    proxy = start_proxy(config_for(backend, server={"max_body_bytes": 1000}))
+    big = {**OPENAI_BODY, "messages": [{"role": "user", "content": "x" * 2000}]}
+    reply = post(proxy.url, "/v1/chat/completions", big)
+    assert reply.status_code == 413
+    assert backend.received == []
+
+
+def test_requests_beyond_the_concurrency_limit_are_turned_away(
+    backend: ScriptedServer, start_proxy: Callable[[ProxyConfig], RunningProxy]
+) -> None:
+    proxy = start_proxy(config_for(backend, server={"max_concurrent": 1}))
+    backend.enqueue(text_stream("slow", stall_after=0, stall_seconds=1.0), text_stream("later"))
+
+    async def both() -> list[httpx.Response]:
+        async with httpx.AsyncClient(timeout=20) as client:
+            first = asyncio.create_task(
+                client.post(
+                    proxy.url + "/v1/chat/completions", json={**OPENAI_BODY, "stream": True}
+                )
+            )
+            await asyncio.sleep(0.3)
+            second = await client.post(proxy.url + "/v1/chat/completions", json=OPENAI_BODY)
+            return [await first, second]
+
+    first, second = asyncio.run(both())
+    assert first.status_code == 200 and "slow" in first.text
+    assert second.status_code == 503 and second.headers["retry-after"] == "1"
+
+
+def test_a_client_that_disconnects_cancels_the_backend_request(
+    backend: ScriptedServer, proxy: RunningProxy
+) -> None:
+    parts = [chunk({"content": f"word{n} "}) for n in range(200)]
+    backend.enqueue(Scripted.sse(*parts, delay=0.02))
+    with httpx.stream(
+        "POST", proxy.url + "/v1/chat/completions", json={**OPENAI_BODY, "stream": True}, timeout=20
+    ) as reply:
+        for line in reply.iter_lines():
+            if "word3" in line:
+                break
+    deadline = time.monotonic() + 5
+    while backend.aborted == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert backend.aborted == 1, "the backend response was not abandoned"
+
+
+def test_concurrent_streams_do_not_mix(backend: ScriptedServer, proxy: RunningProxy) -> None:
+    """50 concurrent streams, each asking for its own number: each gets only its own."""
+
+    def echo(request: Received) -> Scripted:
+        asked = request.json()["messages"][-1]["content"]
+        return Scripted.sse(
+            *[chunk({"content": f"{asked}-{n} "}) for n in range(20)],
+            chunk({}, "stop"),
+            delay=0.005,
+        )
+
+    backend.responder = echo
+
+    async def one(client: httpx.AsyncClient, number: int) -> str:
+        body = {
+            **OPENAI_BODY,
+            "stream": True,
+            "messages": [{"role": "user", "content": f"n{number}"}],
+        }
+        text = ""
+        async with client.stream("POST", proxy.url + "/v1/chat/completions", json=body) as reply:
+            async for line in reply.aiter_lines():
+                if line.startswith("data: {"):
+                    for choice in json.loads(line[6:])["choices"]:
+                        text += choice["delta"].get("content") or ""
+        return text
+
+    async def all_of_them() -> list[str]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            return await asyncio.gather(*(one(client, n) for n in range(50)))
+
+    for number, text in enumerate(asyncio.run(all_of_them())):
+        assert text == "".join(f"n{number}-{i} " for i in range(20))
+
+
+# --- the small endpoints and the log ---------------------------------------------------------
+
+
+def test_health_models_and_token_counts(proxy: RunningProxy) -> None:
+    pytest.importorskip("langchain_bhumi.protocols.gemini_server")
+    assert httpx.get(proxy.url + "/health").json()["status"] == "ok"
+    assert httpx.get(proxy.url + "/v1/models").json()["data"][0]["id"] == LOCAL_MODEL
+    models = httpx.get(proxy.url + "/v1beta/models").json()["models"]
+    assert models[0]["name"] == f"models/{LOCAL_MODEL}"
+    count = post(proxy.url, "/v1beta/models/gemini-2.5-flash:countTokens", GEMINI_BODY).json()
+    assert count["totalTokens"] > 0
+    assert post(proxy.url, "/v1/messages/count_tokens", ANTHROPIC_BODY).json()["input_tokens"] > 0
+
+
+def test_each_request_is_logged_without_prompts_or_secrets(
+    backend: ScriptedServer, proxy: RunningProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend.enqueue(text_stream("hello"))
+    with caplog.at_level(logging.INFO, logger="langchain_bhumi.proxy"):
+        post(
+            proxy.url,
+            "/v1/chat/completions",
+            {**OPENAI_BODY, "stream": True},
+            authorization="Bearer sk-client-zzz",
+        )
+        deadline = time.monotonic() + 5
+        while not caplog.records and time.monotonic() < deadline:
+            time.sleep(0.05)
+    [record] = [r for r in caplog.records if r.name == "langchain_bhumi.proxy"]
+    line = record.getMessage()
+    for field in (
+        "rid=req_",
+        "frontend=openai_chat",
+        "backend=llamacpp",
+        "model=gpt-4o-mini",
+        "status=200",
+        "ttft=",
+        "total=",
+    ):
+        assert field in line, line
+    assert "sk-client-zzz" not in line and "prompt=" not in line
+
+
+def test_a_backend_can_drop_options_it_rejects(
+    backend: ScriptedServer, start_proxy: Callable[[ProxyConfig], RunningProxy]
+) -> None:
+    proxy = start_proxy(config_for(backend, backend={"drop": ["reasoning_effort"]}))
+    backend.enqueue(Scripted.json(COMPLETION))
+    reply = post(proxy.url, "/v1/chat/completions", {**OPENAI_BODY, "reasoning_effort": "high"})
+    assert reply.status_code == 200
+    assert "reasoning_effort" not in backend.received[-1].json()
+
+
+def test_call_signatures_survive_clients_that_drop_them() -> None:
+    """Gemini 3 needs each call's thought signature back; an OpenAI or Anthropic client
+    sends back only id, name and arguments. The proxy puts the signature back."""
+    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+    from langchain_bhumi.core.events import ToolCallDone
+    from langchain_bhumi.protocols.base import ChatRequest
+    from langchain_bhumi.proxy.app import CallExtrasCache
+
+    cache = CallExtrasCache(capacity=2)
+    signature = {"google": {"thought_signature": "c2ln"}}
+    cache.remember([ToolCallDone(0, "call_1", "get_weather", "{}", {}, None, signature)])
+    history = [
+        HumanMessage("weather?"),
+        AIMessage(
+            "",
+            tool_calls=[{"name": "get_weather", "args": {}, "id": "call_1", "type": "tool_call"}],
+        ),
+        ToolMessage("sunny", tool_call_id="call_1"),
+    ]
+    restored = cache.restore(ChatRequest(model="m", messages=history))
+    assert restored.messages[1].additional_kwargs["tool_call_extras"] == {"call_1": signature}
+    for number in range(3):  # bounded: the oldest ids are forgotten
+        cache.remember([ToolCallDone(0, f"other_{number}", "f", "{}", {}, None, signature)])
+    assert cache.restore(ChatRequest(model="m", messages=history)).messages[1] is history[1]
