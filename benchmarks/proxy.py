@@ -74,7 +74,7 @@ def start_proxy(backend_root: str, pace: int, chunks: int) -> tuple[subprocess.P
     base = f"{backend_root}/text/{chunks}/{pace}/v1"
     command = [
         sys.executable, "-m", "langchain_bhumi", "serve", "--model", "openai/bench",
-        "--base-url", base, "--api-key", "x", "--port", str(port),
+        "--base-url", base, "--api-key", "x", "--port", str(port), "--max-concurrent", "1000",
     ]  # fmt: skip
     proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30

@@ -211,6 +211,10 @@ class ChatBhumi(BaseChatModel):
     connect_timeout: float | None = 10.0
     total_timeout: float | None = None
     """Overall deadline per call (s), checked after every read; `None` for no deadline."""
+    header_timeout: float | None = None
+    """Longest wait for a stream to start. Default: `timeout`, or 10 minutes for local
+    servers (ollama, llamacpp, vllm, lmstudio), which send nothing until they have
+    processed the whole prompt."""
     response_timeout: float | None = 600.0
     """Non-streamed calls: the longest wait for the answer, which a server only sends once it
     has generated all of it (streamed calls use `timeout`)."""
@@ -255,6 +259,7 @@ class ChatBhumi(BaseChatModel):
                 idle=self.timeout,
                 total=self.total_timeout,
                 response=self.response_timeout,
+                headers=self.header_timeout or spec.header_timeout,
             ),
             retry=RetryPolicy(max_retries=self.max_retries),
             secrets=(key,),

@@ -112,6 +112,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--api-key", help="the backend's key (with --model; default: its env var)")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8080)")
+    serve.add_argument(
+        "--max-concurrent", type=int, help="requests served at once; more get 503 (default 64)"
+    )
     serve.add_argument("--verbose", "-v", action="store_true", help="log prompts and details")
     serve.set_defaults(run=_run_serve)
     return parser
@@ -274,6 +277,8 @@ def _run_serve(args: argparse.Namespace) -> int:
         overrides["host"] = args.host
     if args.port:
         overrides["port"] = args.port
+    if args.max_concurrent:
+        overrides["max_concurrent"] = args.max_concurrent
     config = dataclasses.replace(config, **overrides)
     try:
         import uvicorn

@@ -45,6 +45,9 @@ class ProviderSpec:
     root: str | None = None
     local: bool = False
     default_headers: dict[str, str] = field(default_factory=dict)
+    header_timeout: float | None = None
+    """Longest wait for a stream to start, when it must differ from the idle timeout: a
+    local server on a CPU processes the whole prompt before it sends its headers."""
 
     @property
     def base_url_env(self) -> str:
@@ -77,8 +80,13 @@ def _openai_compatible(
         api_key_env=env or (f"{_env_name(name)}_API_KEY",),
         key_required=not local,
         local=local,
+        header_timeout=LOCAL_HEADER_TIMEOUT if local else None,
         **options,  # type: ignore[arg-type]
     )
+
+
+LOCAL_HEADER_TIMEOUT = 600.0
+"""Local servers answer a long prompt only after processing all of it (minutes on a CPU)."""
 
 
 def _env_name(provider: str) -> str:

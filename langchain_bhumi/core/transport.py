@@ -114,12 +114,17 @@ class Timeouts:
     total: float | None = None
     response: float | None = 600.0
     """Wait for a non-streamed answer, which arrives only once it is fully generated."""
+    headers: float | None = None
+    """Wait for a stream to start, when it differs from `idle` (a local server processes
+    the whole prompt before it sends anything); `None` means `idle`."""
 
     def read_limit(self, *, stream: bool) -> float | None:
-        """Longest wait for the headers and between reads."""
-        if stream or self.idle is None:
-            return self.idle
-        return None if self.response is None else max(self.idle, self.response)
+        """Longest wait for the headers (and, non-streamed, for the whole body)."""
+        if not stream:
+            if self.idle is None or self.response is None:
+                return None
+            return max(self.idle, self.response)
+        return self.idle if self.headers is None else self.headers
 
     def for_request(self, started: float, *, stream: bool = True) -> httpx.Timeout:
         read = self.read_limit(stream=stream)
@@ -430,6 +435,7 @@ class Transport:
             else:
                 if response.is_success:
                     self._log_status(request, response, attempt)
+                    self._reading_body(response, request, started)
                     return response
                 try:
                     body = _read_capped(response.iter_bytes())
@@ -462,6 +468,7 @@ class Transport:
             else:
                 if response.is_success:
                     self._log_status(request, response, attempt)
+                    self._reading_body(response, request, started)
                     return response
                 try:
                     body = await _aread_capped(response.aiter_bytes())
@@ -477,6 +484,24 @@ class Transport:
                     raise status_error
             await asyncio.sleep(delay)
             attempt += 1
+
+    def _reading_body(self, response: httpx.Response, request: HTTPRequest, started: float) -> None:
+        """Headers are in: from now on a stream may pause only `idle` between reads.
+
+        httpcore reads the read timeout from the request's `timeout` extension when the
+        body starts, so lowering it here (after a longer header wait) takes effect for the
+        body. Transports that fix it at send time (aiohttp) keep the header wait.
+        """
+        if not request.stream or self.timeouts.headers is None:
+            return
+        limits = response.request.extensions.get("timeout")
+        if isinstance(limits, dict):
+            idle = self.timeouts.idle
+            total = self.timeouts.total
+            if total is not None:
+                left = max(0.001, total - (time.monotonic() - started))
+                idle = left if idle is None else min(idle, left)
+            limits["read"] = idle
 
     def _build(
         self, client: httpx.Client | httpx.AsyncClient, request: HTTPRequest, started: float
@@ -634,7 +659,9 @@ class Transport:
             "connect": self.timeouts.connect,
             "sending request": self.timeouts.idle,
             "waiting for headers": self.timeouts.read_limit(stream=request.stream),
-            "between chunks": self.timeouts.read_limit(stream=request.stream),
+            "between chunks": self.timeouts.idle
+            if request.stream
+            else self.timeouts.read_limit(stream=False),
             "total": self.timeouts.total,
         }[phase]
         return BhumiTimeoutError(

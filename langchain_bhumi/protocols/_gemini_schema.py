@@ -194,6 +194,26 @@ def _from_gemini(node: Any, depth: int) -> dict[str, Any]:
     return out
 
 
+_OPENAPI_TYPES = frozenset({"OBJECT", "ARRAY", "STRING", "NUMBER", "INTEGER", "BOOLEAN", "NULL"})
+
+
+def lowercase_types(schema: Any) -> Any:
+    """A JSON schema with Gemini's uppercase type names (`"OBJECT"`, as the google-genai
+    `Type` enum writes them even inside `responseJsonSchema`) lowercased. Uppercase type
+    names are never valid JSON Schema, so valid schemas pass through unchanged."""
+    if isinstance(schema, dict):
+        fixed = {k: lowercase_types(v) for k, v in schema.items()}
+        kind = fixed.get("type")
+        if isinstance(kind, str) and kind in _OPENAPI_TYPES:
+            fixed["type"] = kind.lower()
+        elif isinstance(kind, list):
+            fixed["type"] = [t.lower() if t in _OPENAPI_TYPES else t for t in kind]
+        return fixed
+    if isinstance(schema, list):
+        return [lowercase_types(item) for item in schema]
+    return schema
+
+
 def json_schema_for_gemini(schema: dict[str, Any]) -> dict[str, Any]:
     """`schema` as sent in `parametersJsonSchema`/`responseJsonSchema`: as is, without the
     `$schema` dialect marker (not a schema keyword Gemini knows)."""

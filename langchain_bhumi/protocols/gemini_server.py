@@ -118,7 +118,11 @@ from langchain_bhumi.core.events import (
     ToolCallDone,
     Usage,
 )
-from langchain_bhumi.protocols._gemini_schema import UnsupportedSchema, from_gemini_schema
+from langchain_bhumi.protocols._gemini_schema import (
+    UnsupportedSchema,
+    from_gemini_schema,
+    lowercase_types,
+)
 from langchain_bhumi.protocols.base import (
     TOOL_CALL_EXTRAS,
     ChatRequest,
@@ -731,7 +735,7 @@ def _decode_declaration(declaration: Any, where: str) -> dict[str, Any]:
     description = declaration.get("description")
     if isinstance(description, str) and description:
         function["description"] = description
-    schema = _get(declaration, "parametersJsonSchema", "parameters_json_schema")
+    schema = lowercase_types(_get(declaration, "parametersJsonSchema", "parameters_json_schema"))
     if schema is None:
         gemini_schema = declaration.get("parameters")
         if gemini_schema is not None:
@@ -857,6 +861,7 @@ def _response_format(config: dict[str, Any], extra: dict[str, Any]) -> dict[str,
     schema = _get(config, "responseJsonSchema", "response_json_schema")
     if schema is None:
         schema = config.get("_responseJsonSchema")
+    schema = lowercase_types(schema)
     gemini_schema = _get(config, "responseSchema", "response_schema")
     if mime in (None, "text/plain") and schema is None and gemini_schema is None:
         return None

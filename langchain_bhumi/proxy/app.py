@@ -78,7 +78,9 @@ class Backend:
             )
         transport = Transport(
             provider=config.provider,
-            timeouts=Timeouts(idle=config.timeout),
+            timeouts=Timeouts(
+                idle=config.timeout, headers=config.header_timeout or resolved.spec.header_timeout
+            ),
             retry=RetryPolicy(max_retries=config.max_retries),
             secrets=(key,),
         )

@@ -70,6 +70,7 @@ class BackendConfig:
     passthrough_key: bool = False
     params: dict[str, Any] = field(default_factory=dict)
     timeout: float = 60.0
+    header_timeout: float | None = None
     max_retries: int = 2
     drop: tuple[str, ...] = ()
     """Request options this backend rejects, removed before sending (e.g. gemini-cli sends
@@ -206,6 +207,7 @@ def _backend(name: str, table: dict[str, Any], where: str) -> BackendConfig:
         passthrough_key=bool(table.get("passthrough_key", False)),
         params=params,
         timeout=float(table.get("timeout", 60.0)),
+        header_timeout=float(table["header_timeout"]) if "header_timeout" in table else None,
         max_retries=int(table.get("max_retries", 2)),
         drop=drop,
     )

@@ -82,26 +82,41 @@ def check_backend_saw_paired_results(backend: ScriptedServer, stream: bool) -> N
 # --- OpenAI -------------------------------------------------------------------------------
 
 
-def openai_loop(url: str, stream: bool) -> tuple[list[tuple[str, dict[str, Any]]], str]:
+Scenario = tuple[str, str | None, list[str]]  # question, system prompt, tool names
+DEMO_SCENARIO: Scenario = (QUESTION, SYSTEM_PROMPT, list(SCHEMAS))
+WEATHER_SCENARIO: Scenario = (
+    "What is the weather in Tokyo? Answer in one sentence.",
+    None,
+    ["get_weather"],
+)
+
+
+def openai_loop(
+    url: str, stream: bool, scenario: Scenario = DEMO_SCENARIO
+) -> tuple[list[tuple[str, dict[str, Any]]], str]:
+    question, system, names = scenario
     openai = pytest.importorskip("openai")
     client = openai.OpenAI(base_url=f"{url}/v1", api_key="client-key", max_retries=0)
     tools = [
         {
             "type": "function",
-            "function": {"name": n, "description": TOOLS[n].__doc__, "parameters": s},
+            "function": {"name": n, "description": TOOLS[n].__doc__, "parameters": SCHEMAS[n]},
         }
-        for n, s in SCHEMAS.items()
+        for n in names
     ]
-    messages: list[dict[str, Any]] = [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": QUESTION},
-    ]
+    messages: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
+    messages.append({"role": "user", "content": question})
     made: list[tuple[str, dict[str, Any]]] = []
     for _ in range(5):
         if stream:
             text, calls = "", {}
             for chunk in client.chat.completions.create(
-                model="gpt-4o-mini", messages=messages, tools=tools, stream=True
+                model="gpt-4o-mini",
+                messages=messages,
+                tools=tools,
+                temperature=0,
+                seed=42,
+                stream=True,
             ):
                 for choice in chunk.choices:
                     text += choice.delta.content or ""
@@ -113,7 +128,9 @@ def openai_loop(url: str, stream: bool) -> tuple[list[tuple[str, dict[str, Any]]
             tool_calls = list(calls.values())
         else:
             message = (
-                client.chat.completions.create(model="gpt-4o-mini", messages=messages, tools=tools)
+                client.chat.completions.create(
+                    model="gpt-4o-mini", messages=messages, tools=tools, temperature=0, seed=42
+                )
                 .choices[0]
                 .message
             )
@@ -154,23 +171,27 @@ def openai_loop(url: str, stream: bool) -> tuple[list[tuple[str, dict[str, Any]]
 # --- Anthropic ----------------------------------------------------------------------------
 
 
-def anthropic_loop(url: str, stream: bool) -> tuple[list[tuple[str, dict[str, Any]]], str]:
+def anthropic_loop(
+    url: str, stream: bool, scenario: Scenario = DEMO_SCENARIO
+) -> tuple[list[tuple[str, dict[str, Any]]], str]:
+    question, system, names = scenario
     anthropic = pytest.importorskip("anthropic")
     client = anthropic.Anthropic(base_url=url, api_key="client-key", max_retries=0)
     tools = [
-        {"name": n, "description": TOOLS[n].__doc__ or n, "input_schema": s}
-        for n, s in SCHEMAS.items()
+        {"name": n, "description": TOOLS[n].__doc__ or n, "input_schema": SCHEMAS[n]} for n in names
     ]
-    messages: list[dict[str, Any]] = [{"role": "user", "content": QUESTION}]
+    messages: list[dict[str, Any]] = [{"role": "user", "content": question}]
     made: list[tuple[str, dict[str, Any]]] = []
     for _ in range(5):
-        options = {
+        options: dict[str, Any] = {
             "model": "claude-haiku-4-5",
             "max_tokens": 512,
-            "system": SYSTEM_PROMPT,
+            "extra_body": {"temperature": 0},  # this SDK version no longer has the argument
             "messages": messages,
             "tools": tools,
         }
+        if system:
+            options["system"] = system
         if stream:
             with client.messages.stream(**options) as events:
                 message = events.get_final_message()
@@ -203,21 +224,28 @@ def anthropic_loop(url: str, stream: bool) -> tuple[list[tuple[str, dict[str, An
 # --- Gemini -------------------------------------------------------------------------------
 
 
-def gemini_loop(url: str, stream: bool) -> tuple[list[tuple[str, dict[str, Any]]], str]:
+def gemini_loop(
+    url: str, stream: bool, scenario: Scenario = DEMO_SCENARIO
+) -> tuple[list[tuple[str, dict[str, Any]]], str]:
+    question, system, names = scenario
     genai = pytest.importorskip("google.genai")
     from google.genai import types
 
     client = genai.Client(api_key="client-key", http_options=types.HttpOptions(base_url=url))
     declarations = [
-        types.FunctionDeclaration(name=n, description=TOOLS[n].__doc__, parameters_json_schema=s)
-        for n, s in SCHEMAS.items()
+        types.FunctionDeclaration(
+            name=n, description=TOOLS[n].__doc__, parameters_json_schema=SCHEMAS[n]
+        )
+        for n in names
     ]
     config = types.GenerateContentConfig(
-        system_instruction=SYSTEM_PROMPT,
+        system_instruction=system,
+        temperature=0,
+        seed=42,
         tools=[types.Tool(function_declarations=declarations)],
         automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
     )
-    contents: list[Any] = [types.Content(role="user", parts=[types.Part(text=QUESTION)])]
+    contents: list[Any] = [types.Content(role="user", parts=[types.Part(text=question)])]
     made: list[tuple[str, dict[str, Any]]] = []
     for _ in range(5):
         if stream:
@@ -266,3 +294,24 @@ def test_sdk_tool_loop_through_the_proxy(
     assert made == EXPECTED_CALLS
     assert "75.2" in answer, answer
     check_backend_saw_paired_results(backend, stream)
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
+@pytest.mark.parametrize("frontend", list(LOOPS))
+def test_live_sdk_tool_loop_through_the_proxy(
+    frontend: str, stream: bool, live: bool, start_proxy: Callable[..., RunningProxy]
+) -> None:
+    """`--live`: a two-round tool loop (weather lookup, then the answer) through each
+    frontend against the real local llama.cpp server."""
+    if not live:
+        pytest.skip("live tier: run with --live (starts ../shared/tools/local-llm)")
+    from langchain_bhumi.proxy.config import single_backend
+    from tests.support import cassettes
+
+    cassettes.ensure_local_llm()
+    proxy = start_proxy(
+        single_backend(f"llamacpp/{cassettes.LOCAL_MODEL}", base_url=cassettes.LOCAL_LLM_URL)
+    )
+    made, answer = LOOPS[frontend](proxy.url, stream, WEATHER_SCENARIO)
+    assert made == [("get_weather", {"city": "Tokyo"})]
+    assert "24" in answer, answer

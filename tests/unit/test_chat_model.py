@@ -503,3 +503,49 @@ async def test_the_aiohttp_async_backend_streams_the_same(server: ScriptedServer
     merged = message_chunk_to_message(chunks[0] + chunks[1:])
     assert [c["args"] for c in merged.tool_calls] == [{"city": "Paris"}, {"city": "Rome"}]
     assert merged.usage_metadata == {"input_tokens": 12, "output_tokens": 7, "total_tokens": 19}
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_local_server_may_take_long_to_start_but_not_to_continue(
+    server: ScriptedServer, mode: str
+) -> None:
+    """llama-server sends nothing until it has processed the whole prompt (minutes on a
+    CPU for a long one): the wait for a stream to start is longer for local servers, while
+    a stall once it streams still trips the idle timeout."""
+    import asyncio
+
+    from langchain_bhumi import BhumiTimeoutError
+
+    def run(llm: ChatBhumi) -> str:
+        if mode == "sync":
+            return "".join(c.text for c in llm.stream("x"))
+
+        async def collect_async() -> str:
+            return "".join([c.text async for c in llm.astream("x")])
+
+        return asyncio.run(collect_async())
+
+    llm = ChatBhumi(model="llamacpp/qwen", base_url=server.url, timeout=0.3, header_timeout=3)
+    server.enqueue(
+        Scripted.sse(
+            chunk({"content": "slow start"}), chunk({}, finish="stop"), stall_before_headers=0.8
+        )
+    )
+    assert run(llm) == "slow start"
+    server.enqueue(
+        Scripted.sse(
+            chunk({"content": "a"}),
+            chunk({"content": "b"}),
+            chunk({}, finish="stop"),
+            stall_after=1,
+            stall_seconds=2.0,
+        )
+    )
+    with pytest.raises(BhumiTimeoutError) as caught:
+        run(llm)
+    assert caught.value.phase == "between chunks" and caught.value.timeout == 0.3
+    cloud = ChatBhumi(model="openai/gpt-4o-mini", base_url=server.url, api_key=KEY, timeout=0.3)
+    server.enqueue(Scripted.sse(chunk({"content": "late"}), stall_before_headers=0.8))
+    with pytest.raises(BhumiTimeoutError) as caught:  # the bhumi hang: no such grace for APIs
+        run(cloud)
+    assert caught.value.phase == "waiting for headers"

@@ -1559,3 +1559,36 @@ def test_google_genai_reads_our_stream_and_whole_response(server: ScriptedServer
     with pytest.raises(errors.APIError, match="backend down") as caught:
         list(client.models.generate_content_stream(model="gemini-2.5-pro", contents="again"))
     assert caught.value.code == 503
+
+
+def test_uppercase_types_inside_json_schemas_are_normalized() -> None:
+    """gemini-cli builds responseJsonSchema with the SDK's Type enum ("OBJECT"); llama.cpp
+    rejected it ("unrecognized type OBJECT") until the proxy lowercased them."""
+    body = {
+        "contents": [{"role": "user", "parts": [{"text": "route this"}]}],
+        "generationConfig": {
+            "responseMimeType": "application/json",
+            "responseJsonSchema": {
+                "type": "OBJECT",
+                "properties": {"model_choice": {"type": "STRING", "enum": ["flash", "pro"]}},
+                "required": ["model_choice"],
+            },
+        },
+        "tools": [
+            {
+                "functionDeclarations": [
+                    {
+                        "name": "f",
+                        "parametersJsonSchema": {
+                            "type": "OBJECT",
+                            "properties": {"n": {"type": "INTEGER"}},
+                        },
+                    }
+                ]
+            }
+        ],
+    }
+    chat = GeminiServer().decode_request(body, model="m", stream=False).chat
+    schema = chat.response_format["json_schema"]["schema"]  # type: ignore[index]
+    assert schema["type"] == "object" and schema["properties"]["model_choice"]["type"] == "string"
+    assert chat.tools[0]["function"]["parameters"]["properties"]["n"]["type"] == "integer"  # type: ignore[index]
