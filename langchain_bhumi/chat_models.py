@@ -50,7 +50,8 @@ _REQUEST_FIELDS = frozenset(
 
 
 class ChatBhumi(BaseChatModel):
-    """One chat model for every provider: OpenAI and every OpenAI-compatible server.
+    """One chat model for every provider: OpenAI and every OpenAI-compatible server,
+    Anthropic (Messages API) and Gemini (generateContent), each in its native wire format.
 
     Streams tool calls that are never silently wrong (calls keyed correctly whatever the
     server does with `index` and `id`, invalid arguments reported, never `{}`), never
@@ -60,19 +61,25 @@ class ChatBhumi(BaseChatModel):
     Setup:
         ```bash
         pip install langchain-bhumi
-        export OPENAI_API_KEY="sk-..."   # or GROQ_API_KEY, OPENROUTER_API_KEY, ...
+        export OPENAI_API_KEY="sk-..."   # or ANTHROPIC_API_KEY, GEMINI_API_KEY, GROQ_API_KEY, ...
         ```
 
     Key init args - model:
         model: `"provider/model"`; everything after the first `/` is the model name
-            (`"vllm/meta-llama/Llama-3-8B"`). Providers: openai, groq, openrouter,
-            mistral, deepseek, xai, together, fireworks, cerebras, sambanova, perplexity,
-            huggingface, moonshot, zai, nvidia, dashscope, ollama, llamacpp, vllm,
-            lmstudio, or any name with an explicit `base_url`.
+            (`"vllm/meta-llama/Llama-3-8B"`). Providers: anthropic, gemini (alias
+            google), vertex, openai, groq, openrouter, mistral, deepseek, xai, together,
+            fireworks, cerebras, sambanova, perplexity, huggingface, moonshot, zai,
+            nvidia, dashscope, and the local servers ollama, llamacpp, vllm, lmstudio; or
+            any name with an explicit `base_url` (an OpenAI-compatible server).
         temperature: Sampling temperature.
         max_tokens: Maximum number of tokens to generate.
         stop: Stop sequences.
-        model_kwargs: Extra request body fields (e.g. `{"reasoning_effort": "low"}`).
+        reasoning_effort: `"low"`/`"medium"`/`"high"` for reasoning models (OpenAI
+            `reasoning_effort`, Anthropic adaptive effort, Gemini `thinkingLevel`).
+        thinking_budget: Reasoning token budget (Anthropic `budget_tokens`, Gemini
+            `thinkingBudget`).
+        model_kwargs: Extra request body fields in the provider's own format (e.g.
+            Gemini `{"safetySettings": [...]}`, OpenAI `{"user": "..."}`).
 
     Key init args - client:
         api_key: API key; read from the provider's variable (`OPENAI_API_KEY`,
@@ -80,8 +87,13 @@ class ChatBhumi(BaseChatModel):
         base_url: Server URL, with or without `/v1` (`http://127.0.0.1:8080`).
         timeout: Idle timeout in seconds: the longest wait for response headers and
             between two reads of a stream.
+        header_timeout: Longest wait for a stream to start (default `timeout`; 10
+            minutes for local servers, which process the whole prompt first).
+        response_timeout: Longest wait for a non-streamed answer (600 s).
         connect_timeout: Connection timeout in seconds.
         total_timeout: Optional overall deadline per call, in seconds.
+        async_backend: `"aiohttp"` (extra `langchain-bhumi[aiohttp]`) for high-concurrency
+            async streaming: about half the CPU per chunk.
         max_retries: Retries for 408/409/429/5xx and connection failures, before any
             output reached you.
 
@@ -90,6 +102,8 @@ class ChatBhumi(BaseChatModel):
         from langchain_bhumi import ChatBhumi
 
         llm = ChatBhumi(model="openai/gpt-4o-mini", temperature=0)
+        claude = ChatBhumi(model="anthropic/claude-sonnet-4-5", thinking_budget=2048)
+        gemini = ChatBhumi(model="gemini/gemini-2.5-flash")
         local = ChatBhumi(model="llamacpp/qwen2.5-coder", base_url="http://127.0.0.1:8080")
         ```
 
@@ -165,9 +179,14 @@ class ChatBhumi(BaseChatModel):
         servers), `"json_schema"` (`response_format` with a schema) and `"json_mode"`.
 
     Reasoning:
-        Reasoning text (`reasoning_content`/`reasoning` on the wire) is kept out of the
-        answer: `msg.additional_kwargs["reasoning_content"]`, and a `reasoning` block in
-        `msg.content_blocks` (or in `content` with `output_version="v1"`).
+        Reasoning text (`reasoning_content`/`reasoning` on the wire, Anthropic thinking
+        blocks, Gemini thought parts) is kept out of the answer:
+        `msg.additional_kwargs["reasoning_content"]`, and a `reasoning` block in
+        `msg.content_blocks` (or in `content` with `output_version="v1"`). What the
+        provider needs back on the next turn (Anthropic `thinking_blocks` with their
+        signatures, Gemini thought signatures in `tool_call_extras`, OpenRouter
+        `reasoning_details`) is kept in `additional_kwargs` and sent back to that
+        provider only, so passing the message on in the conversation just works.
 
     Usage metadata:
         ```python

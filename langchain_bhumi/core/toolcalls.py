@@ -58,7 +58,8 @@ def parse_arguments(text: str) -> tuple[dict[str, Any] | None, str | None]:
     return None, f"arguments must be a JSON object, got {type(value).__name__}"
 
 
-def _is_complete_json(text: str) -> bool:
+def is_complete_json(text: str) -> bool:
+    """Whether `text` is one whole JSON value (a call's arguments may be complete)."""
     if not text:
         return False
     try:
@@ -179,7 +180,7 @@ class ToolCallAssembler:
                 and not keyed.done
                 and keyed.name == name
                 and keyed.parts
-                and not _is_complete_json(keyed.args_text())
+                and not is_complete_json(keyed.args_text())
             ):
                 return self._touch(keyed)
             return self._start(key)
@@ -198,7 +199,7 @@ class ToolCallAssembler:
         if (
             name is not None
             and open_call.name is not None
-            and (name != open_call.name or _is_complete_json(open_call.args_text()))
+            and (name != open_call.name or is_complete_json(open_call.args_text()))
         ):
             return self._start(None)
         return open_call

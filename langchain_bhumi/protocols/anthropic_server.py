@@ -94,6 +94,7 @@ from langchain_bhumi.core.events import (
     ToolCallDone,
     Usage,
 )
+from langchain_bhumi.core.toolcalls import is_complete_json
 from langchain_bhumi.protocols.anthropic import SERVER_TOOL_BLOCKS, THINKING_BLOCKS
 from langchain_bhumi.protocols.base import (
     ChatRequest,
@@ -644,13 +645,7 @@ class _Call:
         if len(self.parts) > 1:
             self.parts = ["".join(self.parts)]
         text = self.parts[0] if self.parts else ""
-        if not text.rstrip().endswith("}"):
-            return False
-        try:
-            json.loads(text)
-        except ValueError:
-            return False
-        return True
+        return text.rstrip().endswith("}") and is_complete_json(text)
 
 
 class AnthropicEncoder(ResponseEncoder):
