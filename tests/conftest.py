@@ -31,6 +31,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+LIVE_ENV = "BHUMI_LIVE_TESTS"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Let test classes that cannot see fixtures (langchain-tests properties) know the mode."""
+    if config.getoption("--live", default=False):
+        os.environ[LIVE_ENV] = "1"
+
+
 def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
     """pytest-recording hook: register the canonical-body matcher."""
     vcr.register_matcher("bhumi_body", cassettes.body_matcher)

@@ -8,6 +8,7 @@ more than one model, are xfail with the exact reason.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from langchain_core.messages.utils import message_chunk_to_message
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 
 from langchain_bhumi import ChatBhumi
+from tests.conftest import LIVE_ENV
 from tests.support import cassettes
 from tests.support.cassettes import Target
 
@@ -93,7 +95,7 @@ class TestChatBhumiLlamaCpp(ChatModelIntegrationTests):
 
     @property
     def enable_vcr_tests(self) -> bool:
-        return True
+        return os.environ.get(LIVE_ENV) != "1"  # test_stream_time benchmarks a cassette
 
     @property
     def model_override_value(self) -> str:
