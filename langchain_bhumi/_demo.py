@@ -152,9 +152,9 @@ def run_agent(agent: Any, question: str, renderer: Renderer) -> RunSummary:
 class TerminalRenderer:
     """Prints the run to a terminal: text as it streams, tool calls as they assemble."""
 
-    def __init__(self, out: TextIO = sys.stdout, color: bool | None = None) -> None:
-        self.out = out
-        self.color = out.isatty() if color is None else color
+    def __init__(self, out: TextIO | None = None, color: bool | None = None) -> None:
+        self.out = out or sys.stdout  # looked up now: stdout may have been redirected
+        self.color = self.out.isatty() if color is None else color
         self._in_call = False
         self._at_line_start = True
 

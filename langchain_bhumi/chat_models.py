@@ -268,7 +268,7 @@ class ChatBhumi(BaseChatModel):
         self._resolved = resolve_model(self.model, provider=self.provider, base_url=self.base_url)
         spec = self._resolved.spec
         explicit = self.api_key.get_secret_value() if self.api_key else None
-        key = spec.require_api_key(explicit)
+        key = self._resolved.require_api_key(explicit)
         if key is not None and self.api_key is None:
             self.api_key = SecretStr(key)
         transport = Transport(

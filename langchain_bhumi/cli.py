@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 from typing import Any
@@ -23,12 +26,23 @@ class UsageError(Exception):
     """Bad command-line usage; printed as one line, exit code 2."""
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    """Ctrl-C: say so and leave now. Raising KeyboardInterrupt would let LangGraph's
+    runner wait for the model call running in its worker thread first."""
+    print("\ninterrupted", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED)  # the open connection dies with the process
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
+    if args.command in ("demo", "chat") and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _interrupted)
     try:
         return int(args.run(args))
     except KeyboardInterrupt:

@@ -62,13 +62,6 @@ class ProviderSpec:
                 return value
         return None
 
-    def require_api_key(self, explicit: str | None) -> str | None:
-        """`explicit`, else the environment's key; raises when required and absent."""
-        key = explicit or self.find_api_key()
-        if key is None and self.key_required:
-            raise MissingAPIKeyError(self.name, self.api_key_env)
-        return key
-
 
 def _openai_compatible(
     name: str, base_url: str, *env: str, local: bool = False, **options: object
@@ -181,6 +174,26 @@ class ResolvedModel:
     base_url: str
 
     @property
+    def own_endpoint(self) -> bool:
+        """Whether requests go to the provider's own default endpoint (not a base URL
+        the caller chose: a local server, a proxy, a compatible service)."""
+        return self.spec.base_url is None or self.base_url.rstrip("/") == self.spec.base_url
+
+    @property
+    def key_required(self) -> bool:
+        """A key is required by the provider's own endpoint only; a server the caller
+        points at (llama.cpp as `openai/...`) may need none."""
+        return self.spec.key_required and self.own_endpoint
+
+    def require_api_key(self, explicit: str | None) -> str | None:
+        """`explicit`, else the provider's environment key; raises when the endpoint needs
+        one and there is none."""
+        key = explicit or self.spec.find_api_key()
+        if key is None and self.key_required:
+            raise MissingAPIKeyError(self.spec.name, self.spec.api_key_env)
+        return key
+
+    @property
     def max_tokens_field(self) -> str:
         """The output-limit field: the spec's own only on the provider's own endpoint.
 
@@ -188,9 +201,7 @@ class ResolvedModel:
         OpenAI-compatible server, and those read `max_tokens`, not OpenAI's newer
         `max_completion_tokens` (llama.cpp silently ignores the latter).
         """
-        if self.spec.base_url is None or self.base_url.rstrip("/") == self.spec.base_url:
-            return self.spec.max_tokens_field
-        return "max_tokens"
+        return self.spec.max_tokens_field if self.own_endpoint else "max_tokens"
 
 
 def resolve_model(

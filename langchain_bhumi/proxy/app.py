@@ -70,7 +70,7 @@ class Backend:
         self.config = config
         resolved = resolve_model("x", provider=config.provider, base_url=config.base_url)
         key = config.api_key or resolved.spec.find_api_key()
-        if key is None and resolved.spec.key_required and not config.passthrough_key:
+        if key is None and resolved.key_required and not config.passthrough_key:
             env = " or ".join(resolved.spec.api_key_env)
             raise ConfigurationError(
                 f"backend {config.name!r} ({config.provider}) needs an API key: set api_key, "

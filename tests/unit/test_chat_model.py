@@ -549,3 +549,12 @@ def test_a_local_server_may_take_long_to_start_but_not_to_continue(
     with pytest.raises(BhumiTimeoutError) as caught:  # the bhumi hang: no such grace for APIs
         run(cloud)
     assert caught.value.phase == "waiting for headers"
+
+
+def test_a_key_is_required_only_by_the_providers_own_endpoint(server: ScriptedServer) -> None:
+    """`openai/...` pointed at llama.cpp needs no OPENAI_API_KEY; OpenAI itself does."""
+    with pytest.raises(MissingAPIKeyError, match="OPENAI_API_KEY"):
+        ChatBhumi(model="openai/gpt-4o-mini")
+    server.enqueue(Scripted.json(WEATHER_RESPONSE))
+    ChatBhumi(model="openai/qwen", base_url=server.url + "/v1").invoke("x")
+    assert "authorization" not in server.received[-1].headers
