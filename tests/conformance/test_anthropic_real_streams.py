@@ -73,7 +73,7 @@ FAILED = [e for e in EXCHANGES if e.status != 200]
 WITH_THINKING = [e for e in STREAMED + WHOLE if expected_for(e).thinking_blocks]
 
 MESSAGES: list[tuple[str, str]] = [("human", "Replay the recorded answer, please.")]
-API_KEY = "sk-ant-test-conformance-0000"
+API_KEY = "sk-ant-fake-conformance-0000"
 MODES = ("stream", "astream", "invoke", "ainvoke")
 STATUS_CLASSES: dict[int, type[ProviderHTTPError]] = {400: BadRequestError, 404: NotFoundError}
 
