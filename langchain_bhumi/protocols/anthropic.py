@@ -329,6 +329,9 @@ def encode_tool(tool: dict[str, Any]) -> dict[str, Any]:
         encoded["description"] = function["description"]
     if function.get("strict") is not None:
         encoded["strict"] = function["strict"]
+    cache_control = tool.get("cache_control") or function.get("cache_control")
+    if cache_control:  # prompt caching of the tool definitions
+        encoded["cache_control"] = cache_control
     return encoded
 
 

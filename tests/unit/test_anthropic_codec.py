@@ -882,3 +882,15 @@ def test_signatures_from_another_wire_format_are_never_sent() -> None:
     claude = _AI(content=content, response_metadata={"wire_format": "anthropic"})
     assert [b["type"] for b in _encode(gemini)] == ["text"]
     assert [b["type"] for b in _encode(claude)] == ["thinking", "text"]
+
+
+def test_tool_cache_control_is_kept() -> None:
+    """Dropping it would silently turn off prompt caching of large tool sets."""
+    from langchain_bhumi.protocols.anthropic import encode_tool as _encode_tool
+
+    tool = {
+        "type": "function",
+        "function": {"name": "f", "parameters": {"type": "object", "properties": {}}},
+        "cache_control": {"type": "ephemeral"},
+    }
+    assert _encode_tool(tool)["cache_control"] == {"type": "ephemeral"}
