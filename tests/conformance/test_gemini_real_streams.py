@@ -25,9 +25,7 @@ The folder is found next to the repository (`../shared/real-streams`) or through
 
 from __future__ import annotations
 
-import functools
 import json
-import operator
 import random
 import zlib
 from collections.abc import AsyncIterator
@@ -57,6 +55,7 @@ from tests.conformance._gemini_reference import (
     signature_bytes,
     streams_root,
 )
+from tests.conformance._replay import aggregate, cut_points
 from tests.support.server import Scripted, ScriptedServer, split_at
 
 ROOT = streams_root()
@@ -121,22 +120,10 @@ def _ids(exchanges: list[Exchange]) -> list[Any]:
     return [pytest.param(e, id=e.folder) for e in exchanges]
 
 
-def _cut_points(rng: random.Random, body: bytes) -> list[int]:
-    """Random cut offsets, plus a few inside multi-byte UTF-8 characters."""
-    size = len(body)
-    if size < 2:
-        return []
-    count = rng.randint(1, max(1, min(160, size // 24)))
-    points = {rng.randrange(1, size) for _ in range(count)}
-    inside = [i + 1 for i, byte in enumerate(body) if byte >= 0xC0 and i + 1 < size]
-    points.update(rng.sample(inside, min(8, len(inside))))
-    return sorted(points)
-
-
 def body_parts(exchange: Exchange, mode: str) -> list[bytes]:
     """The body cut for one mode; the cuts depend only on the exchange name and mode."""
     rng = random.Random(zlib.crc32(f"{exchange.name}/{mode}".encode()))
-    return split_at(exchange.body, _cut_points(rng, exchange.body))
+    return split_at(exchange.body, cut_points(rng, exchange.body))
 
 
 def _vertex_prefix(exchange: Exchange) -> str | None:
@@ -180,21 +167,6 @@ def serve(exchange: Exchange, server: ScriptedServer, mode: str) -> None:
             parts=body_parts(exchange, mode),
             content_type=exchange.content_type,
         )
-    )
-
-
-def aggregate(chunks: list[AIMessageChunk]) -> AIMessage:
-    """Chunks summed with `+`, as LangChain does, then made a plain message."""
-    total = functools.reduce(operator.add, chunks)
-    assert isinstance(total, AIMessageChunk)
-    return AIMessage(
-        content=total.content,
-        additional_kwargs=total.additional_kwargs,
-        response_metadata=total.response_metadata,
-        tool_calls=total.tool_calls,
-        invalid_tool_calls=total.invalid_tool_calls,
-        usage_metadata=total.usage_metadata,
-        id=total.id,
     )
 
 

@@ -16,8 +16,6 @@ The folder is found next to the repository (`../shared/real-streams`) or through
 
 from __future__ import annotations
 
-import functools
-import operator
 import random
 import zlib
 from typing import Any
@@ -45,6 +43,7 @@ from tests.conformance._reference import (
     load_exchanges,
     streams_root,
 )
+from tests.conformance._replay import aggregate, cut_points
 from tests.support.server import Scripted, ScriptedServer, split_at
 
 ROOT = streams_root()
@@ -148,24 +147,12 @@ def _params(exchanges: list[Exchange]) -> list[Any]:
     return [pytest.param(e, id=e.name) for e in exchanges]
 
 
-def _cut_points(rng: random.Random, body: bytes) -> list[int]:
-    """Random cut offsets, plus up to 8 inside multi-byte UTF-8 characters."""
-    size = len(body)
-    if size < 2:
-        return []
-    count = rng.randint(1, max(1, min(160, size // 24)))
-    points = {rng.randrange(1, size) for _ in range(count)}
-    inside = [i + 1 for i, byte in enumerate(body) if byte >= 0xC0 and i + 1 < size]
-    points.update(rng.sample(inside, min(8, len(inside))))
-    return sorted(points)
-
-
 def body_parts(exchange: Exchange, mode: str, body: bytes | None = None) -> list[bytes]:
     """The body cut for one mode; the cuts depend only on the exchange name and mode."""
     rng = random.Random(zlib.crc32(exchange.name.encode()))
     data = exchange.body if body is None else body
     for candidate in MODES:
-        points = _cut_points(rng, data)
+        points = cut_points(rng, data)
         if candidate == mode:
             return split_at(data, points)
     raise AssertionError(f"unknown mode {mode!r}")
@@ -212,21 +199,6 @@ def reference(exchange: Exchange) -> Expected:
 def _text(message: BaseMessage) -> str:
     content = message.content
     return content if isinstance(content, str) else message.text
-
-
-def aggregate(chunks: list[AIMessageChunk]) -> AIMessage:
-    """Chunks summed with `+`, as LangChain does, as a plain message."""
-    total = functools.reduce(operator.add, chunks)
-    assert isinstance(total, AIMessageChunk)
-    return AIMessage(
-        content=total.content,
-        additional_kwargs=total.additional_kwargs,
-        response_metadata=total.response_metadata,
-        tool_calls=total.tool_calls,
-        invalid_tool_calls=total.invalid_tool_calls,
-        usage_metadata=total.usage_metadata,
-        id=total.id,
-    )
 
 
 def collect(llm: ChatBhumi) -> tuple[list[AIMessageChunk], BhumiError | None]:
