@@ -172,7 +172,7 @@ class MessageBuilder:
                     tool_call_chunks=call_chunks,
                     tool_calls=derived[0],
                     invalid_tool_calls=derived[1],
-                    id=self._id,
+                    id=None,
                 )
         metadata: dict[str, Any] = {}
         body: str | list[str | dict[str, Any]] = text
@@ -185,7 +185,6 @@ class MessageBuilder:
             additional_kwargs=kwargs,
             tool_call_chunks=call_chunks,
             response_metadata=metadata,
-            id=self._id,
         )
 
     def final_chunk(self) -> AIMessageChunk:
@@ -198,7 +197,6 @@ class MessageBuilder:
             additional_kwargs=self._state_kwargs(),
             usage_metadata=usage_metadata(self._usage) if self._usage else None,
             response_metadata=metadata,
-            id=self._id,
             chunk_position="last",
         )
 
@@ -261,7 +259,6 @@ class MessageBuilder:
             invalid_tool_calls=invalid,
             usage_metadata=usage_metadata(self._usage) if self._usage else None,
             response_metadata=metadata,
-            id=self._id,
         )
 
     # --- shared ------------------------------------------------------------------------
@@ -326,6 +323,12 @@ class MessageBuilder:
             metadata["wire_format"] = self.wire_format
         if self.provider:
             metadata["provider"] = self.provider
+        if self._id:
+            # The provider's response id. Not the message id: servers repeat ids (Ollama
+            # draws from 1,000 values, proxies send constants), and LangGraph's
+            # add_messages replaces a message whose id it has seen. LangChain gives each
+            # message its run id instead, as it does for ChatOpenAI.
+            metadata["id"] = self._id
         model = (info.model if info else None) or self.model_name
         if model:
             metadata["model_name"] = model

@@ -220,7 +220,7 @@ def check_message(message: AIMessage, expected: Expected, exchange: Exchange) ->
     assert metadata.get("finish_reason") == expected.finish_reason
     assert metadata.get("model_name") == (expected.model or exchange.model)
     assert metadata.get("finish_message") == expected.finish_message
-    assert message.id == expected.response_id
+    assert metadata.get("id") == expected.response_id
 
 
 def check_chunks(chunks: list[AIMessageChunk], expected: Expected) -> None:

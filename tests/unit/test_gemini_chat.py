@@ -133,7 +133,8 @@ def test_streamed_parallel_calls_reasoning_usage_and_metadata(server: ScriptedSe
     assert [c for c in chunks if c.usage_metadata] == [chunks[-1]]
     assert message.response_metadata["finish_reason"] == "tool_calls"
     assert message.response_metadata["model_name"] == "gemini-2.5-flash"
-    assert message.id == "resp-42"
+    assert message.response_metadata["id"] == "resp-42"
+    assert message.id is not None and message.id.startswith("lc_run-")
     named = [tc for c in chunks for tc in c.tool_call_chunks if tc["name"]]
     assert [tc["index"] for tc in named] == [0, 1]
 
@@ -150,7 +151,7 @@ def test_stream_invoke_and_a_whole_response_give_the_same_message(server: Script
     def view(m: AIMessage) -> tuple[Any, ...]:
         calls = [(c["name"], c["args"]) for c in m.tool_calls]
         extras = list((m.additional_kwargs.get("tool_call_extras") or {}).values())
-        return (m.content, calls, extras, m.usage_metadata, m.response_metadata, m.id)
+        return (m.content, calls, extras, m.usage_metadata, m.response_metadata)
 
     assert view(streamed) == view(via_streaming) == view(plain)
     paths = [r.path for r in server.received]

@@ -1,0 +1,129 @@
+"""Small builders of provider answers in each wire format, for scripted servers.
+
+Each `*_answer` returns one `Scripted` streamed response: some text, or tool calls given as
+`(id, name, args)` triples. The response id is a parameter so tests can make a server
+repeat it (Ollama draws ids from 1,000 values; scripted servers and proxies send constants).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.support.server import Scripted
+
+Call = tuple[str, str, dict[str, Any]]
+"""A tool call as `(id, name, args)`."""
+
+
+def openai_answer(
+    text: str = "", calls: tuple[Call, ...] = (), *, response_id: str = "chatcmpl-1"
+) -> Scripted:
+    """A chat-completions SSE stream."""
+
+    def chunk(delta: dict[str, Any] | None, finish: str | None = None, **top: Any) -> Any:
+        choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+        return {
+            "id": response_id,
+            "object": "chat.completion.chunk",
+            "model": "m",
+            "choices": choices,
+            **top,
+        }
+
+    chunks = [chunk({"role": "assistant", "content": text or None})]
+    for index, (call_id, name, args) in enumerate(calls):
+        chunks.append(
+            chunk(
+                {
+                    "tool_calls": [
+                        {
+                            "index": index,
+                            "id": call_id,
+                            "type": "function",
+                            "function": {"name": name, "arguments": json.dumps(args)},
+                        }
+                    ]
+                }
+            )
+        )
+    chunks.append(chunk({}, "tool_calls" if calls else "stop"))
+    chunks.append(
+        chunk(None, usage={"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15})
+    )
+    return Scripted.sse(*chunks)
+
+
+def anthropic_answer(
+    text: str = "", calls: tuple[Call, ...] = (), *, response_id: str = "msg_1"
+) -> Scripted:
+    """A Messages API SSE stream."""
+    events: list[dict[str, Any]] = [
+        {
+            "type": "message_start",
+            "message": {
+                "id": response_id,
+                "type": "message",
+                "role": "assistant",
+                "model": "claude-sonnet-4-5",
+                "content": [],
+                "stop_reason": None,
+                "usage": {"input_tokens": 10, "output_tokens": 1},
+            },
+        }
+    ]
+    blocks: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    if text:
+        blocks.append(({"type": "text", "text": ""}, {"type": "text_delta", "text": text}))
+    for call_id, name, args in calls:
+        blocks.append(
+            (
+                {"type": "tool_use", "id": call_id, "name": name, "input": {}},
+                {"type": "input_json_delta", "partial_json": json.dumps(args)},
+            )
+        )
+    for index, (start, delta) in enumerate(blocks):
+        events.append({"type": "content_block_start", "index": index, "content_block": start})
+        events.append({"type": "content_block_delta", "index": index, "delta": delta})
+        events.append({"type": "content_block_stop", "index": index})
+    events.append(
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "tool_use" if calls else "end_turn", "stop_sequence": None},
+            "usage": {"output_tokens": 5},
+        }
+    )
+    events.append({"type": "message_stop"})
+    return Scripted(
+        parts=[f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events]
+    )
+
+
+def gemini_answer(
+    text: str = "", calls: tuple[Call, ...] = (), *, response_id: str = "resp-1"
+) -> Scripted:
+    """A `streamGenerateContent?alt=sse` stream (Gemini sends no call ids; ours are ignored)."""
+    parts: list[dict[str, Any]] = []
+    if text:
+        parts.append({"text": text})
+    parts.extend({"functionCall": {"name": name, "args": args}} for _, name, args in calls)
+    chunk = {
+        "candidates": [
+            {"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}
+        ],
+        "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15},
+        "modelVersion": "gemini-2.5-flash",
+        "responseId": response_id,
+    }
+    return Scripted(parts=[f"data: {json.dumps(chunk)}\r\n\r\n".encode()])
+
+
+ANSWERS = {"openai": openai_answer, "anthropic": anthropic_answer, "gemini": gemini_answer}
+"""Answer builders by wire family."""
+
+MODELS = {
+    "openai": "openai/gpt-4o-mini",
+    "anthropic": "anthropic/claude-sonnet-4-5",
+    "gemini": "gemini/gemini-2.5-flash",
+}
+"""A model string per wire family (the base URL decides where it goes)."""

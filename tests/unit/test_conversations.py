@@ -1,0 +1,152 @@
+"""Whole agent conversations: several turns on one checkpointed thread, across providers.
+
+What an agent user notices: a turn that silently replaces an earlier message, a tool
+result sent back under an id the provider never issued, a thread that cannot continue
+on another provider.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langchain.agents import create_agent
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langgraph.checkpoint.memory import InMemorySaver
+
+from langchain_bhumi import ChatBhumi
+from tests.support.server import Scripted, ScriptedServer
+from tests.support.wire import ANSWERS, MODELS
+
+KEY = "sk-test-0123456789abcdef"
+
+
+def get_weather(city: str) -> str:
+    """Get the current weather for a city."""
+    return f"{city}: sunny, 21 C"
+
+
+def model(family: str, server: ScriptedServer) -> ChatBhumi:
+    """A model that streams under `invoke` too, as agents usually run."""
+    return ChatBhumi(
+        model=MODELS[family], base_url=server.url, api_key=KEY, max_retries=0, streaming=True
+    )
+
+
+@pytest.mark.parametrize("family", ["openai", "anthropic", "gemini"])
+def test_a_repeated_response_id_never_overwrites_agent_history(
+    family: str, server: ScriptedServer
+) -> None:
+    answer = ANSWERS[family]
+    same = {"openai": "chatcmpl-same", "anthropic": "msg_same", "gemini": "same"}[family]
+    server.enqueue(
+        answer(calls=(("call_1", "get_weather", {"city": "Paris"}),), response_id=same),
+        answer("Sunny in Paris.", response_id=same),
+        answer("You asked about Paris.", response_id=same),
+    )
+    agent = create_agent(model(family, server), tools=[get_weather], checkpointer=InMemorySaver())
+    thread = {"configurable": {"thread_id": "t1"}}
+
+    agent.invoke({"messages": [("user", "Weather in Paris?")]}, thread)
+    state = agent.invoke({"messages": [("user", "Which city did I ask about?")]}, thread)
+
+    messages = state["messages"]
+    assert [type(m) for m in messages] == [
+        HumanMessage,
+        AIMessage,
+        ToolMessage,
+        AIMessage,
+        HumanMessage,
+        AIMessage,
+    ]
+    assert messages[1].tool_calls[0]["name"] == "get_weather"
+    assert messages[2].content == "Paris: sunny, 21 C"
+    assert (messages[3].text, messages[5].text) == ("Sunny in Paris.", "You asked about Paris.")
+    assert len({m.id for m in messages}) == len(messages)
+    assert {m.response_metadata["id"] for m in messages if isinstance(m, AIMessage)} == {same}
+    # The third request carried the whole first turn.
+    assert len(server.received) == 3
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_stream_and_invoke_give_run_ids_and_keep_the_provider_id(
+    streaming: bool, server: ScriptedServer
+) -> None:
+    if streaming:
+        server.enqueue(ANSWERS["openai"]("hi", response_id="chatcmpl-7"))
+    else:
+        server.enqueue(
+            Scripted.json(
+                {
+                    "id": "chatcmpl-7",
+                    "object": "chat.completion",
+                    "model": "m",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": "hi"},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                }
+            )
+        )
+    llm = ChatBhumi(model="openai/m", base_url=server.url, api_key=KEY, streaming=streaming)
+    message = llm.invoke("hello")
+    assert message.id is not None and message.id.startswith("lc_run-")
+    assert message.response_metadata["id"] == "chatcmpl-7"
+
+
+def test_one_thread_moves_across_three_providers() -> None:
+    """A tool round on OpenAI, one on Anthropic, the answer from Gemini: one history."""
+    checkpointer = InMemorySaver()
+    thread: dict[str, Any] = {"configurable": {"thread_id": "moving"}}
+    with ScriptedServer() as openai, ScriptedServer() as anthropic, ScriptedServer() as gemini:
+        openai.enqueue(
+            ANSWERS["openai"](calls=(("call_abc", "get_weather", {"city": "Paris"}),)),
+            ANSWERS["openai"]("Paris is sunny."),
+        )
+        anthropic.enqueue(
+            ANSWERS["anthropic"](calls=(("toolu_01", "get_weather", {"city": "Rome"}),)),
+            ANSWERS["anthropic"]("Rome is sunny too."),
+        )
+        gemini.enqueue(ANSWERS["gemini"]("Both are sunny."))
+
+        def run(family: str, server: ScriptedServer, text: str) -> list[Any]:
+            agent = create_agent(
+                model(family, server), tools=[get_weather], checkpointer=checkpointer
+            )
+            return list(agent.invoke({"messages": [("user", text)]}, thread)["messages"])
+
+        run("openai", openai, "Paris?")
+        run("anthropic", anthropic, "Rome?")
+        messages = run("gemini", gemini, "Both?")
+
+    assert [type(m).__name__ for m in messages] == [
+        "HumanMessage", "AIMessage", "ToolMessage", "AIMessage",
+        "HumanMessage", "AIMessage", "ToolMessage", "AIMessage",
+        "HumanMessage", "AIMessage",
+    ]  # fmt: skip
+    assert len({m.id for m in messages}) == len(messages)
+
+    # Anthropic got the OpenAI round with a valid tool_use id, and its result paired to it.
+    sent = anthropic.received[0].json()["messages"]
+    tool_use = next(
+        b for m in sent for b in m["content"] if isinstance(b, dict) and b["type"] == "tool_use"
+    )
+    tool_result = next(
+        b for m in sent for b in m["content"] if isinstance(b, dict) and b["type"] == "tool_result"
+    )
+    assert tool_use["id"] == tool_result["tool_use_id"]
+    assert tool_use["input"] == {"city": "Paris"}
+
+    # Gemini got both rounds: two function calls, each answered by name.
+    contents = gemini.received[0].json()["contents"]
+    calls = [p["functionCall"]["name"] for c in contents for p in c["parts"] if "functionCall" in p]
+    results = [
+        p["functionResponse"]["name"]
+        for c in contents
+        for p in c["parts"]
+        if "functionResponse" in p
+    ]
+    assert calls == results == ["get_weather", "get_weather"]
