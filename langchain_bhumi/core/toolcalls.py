@@ -11,17 +11,25 @@ fragment belongs to. Seen in real streams:
 - llama-server once changed the `id` on every fragment of one call.
 - Gemini's `id` is `""`: there is none.
 
-The rules (design.md): a fragment with an id we have seen belongs to that call; a new
-non-empty id together with a name starts a new call, unless the provider's index names a
-call of that name whose arguments are still incomplete (then the id changed, not the
-call); a provider `index` identifies a call when present; fragments with neither belong
-to the open call.
+- DeepSeek, GLM and Kimi endpoints have sent one `id` for two parallel calls (distinct
+  `index`); Anthropic-format servers, two `tool_use` blocks with one id.
+
+The rules (design.md), strongest signal first: a provider `index` (or content-block
+index) identifies a call when present, and a new index is a new call even if its id
+repeats an earlier call's; a fragment with an id we have seen belongs to that call,
+unless it names a tool again after that call's arguments are complete (the id was
+reused for the next call); a new non-empty id together with a name starts a new call,
+unless the provider's index names a call of that name whose arguments are still
+incomplete (then the id changed, not the call); fragments with neither belong to the
+open call, and a name after a complete call starts a new one.
 
 What comes out: one `ToolCallDelta` per fragment with a stable integer index per call
 (0, 1, ... in order of appearance), `id` and `name` only on a call's first delta, and
 `args` as string pieces; then, when the call is complete, one `ToolCallDone` with the
 parsed arguments or a precise parse error. `""` arguments mean `{}`. A call without an
-id gets an invented `call_<random>` one.
+id gets an invented `call_<random>` one; a call whose provider id an earlier call of the
+same response already holds gets that id with a deterministic suffix (`call_1` then
+`call_1_2`), so every call handed on has its own id and each tool result finds its call.
 """
 
 from __future__ import annotations
@@ -109,12 +117,13 @@ class ToolCallAssembler:
         ```
     """
 
-    __slots__ = ("_by_id", "_by_key", "_calls", "_id_factory", "_open")
+    __slots__ = ("_by_id", "_by_key", "_calls", "_id_factory", "_open", "_used_ids")
 
     def __init__(self, id_factory: Any = new_call_id) -> None:
         self._calls: list[_Call] = []
         self._by_key: dict[int, _Call] = {}
         self._by_id: dict[str, _Call] = {}
+        self._used_ids: set[str] = set()
         self._open: _Call | None = None
         self._id_factory = id_factory
 
@@ -136,7 +145,7 @@ class ToolCallAssembler:
         """Feed one fragment. `key` is the provider's index for the call, if it sent one."""
         call = self._route(key, id or None, name or None)
         if id and call.id is None and not call.announced:
-            call.id = id
+            call.id = self._unique(id, call)
             self._by_id[id] = call
         if name and call.name is None:
             call.name = name
@@ -164,12 +173,12 @@ class ToolCallAssembler:
     # --- routing ---------------------------------------------------------------------
 
     def _route(self, key: int | None, call_id: str | None, name: str | None) -> _Call:
+        keyed = self._by_key.get(key) if key is not None else None
         if call_id is not None:
             known = self._by_id.get(call_id)
-            if known is not None:
+            if known is not None and not _id_reused(known, key, name):
                 return self._touch(known)
         open_call = self._open
-        keyed = self._by_key.get(key) if key is not None else None
 
         if call_id is not None and name is not None:
             # A new id with a name starts a call, except when a server re-sends the name
@@ -218,9 +227,19 @@ class ToolCallAssembler:
 
     # --- output ----------------------------------------------------------------------
 
+    def _unique(self, call_id: str, call: _Call) -> str:
+        """`call_id`, or `call_id` + `_<n>` when an earlier call of this response holds it."""
+        unique = call_id
+        if unique in self._used_ids:
+            unique = f"{call_id}_{call.index + 1}"
+            while unique in self._used_ids:
+                unique += "_"
+        self._used_ids.add(unique)
+        return unique
+
     def _announce(self, call: _Call, out: list[StreamEvent]) -> None:
         if call.id is None:
-            call.id = str(self._id_factory())
+            call.id = self._unique(str(self._id_factory()), call)
             self._by_id[call.id] = call
         call.announced = True
         out.append(ToolCallDelta(call.index, call.id, call.name, call.args_text()))
@@ -231,7 +250,7 @@ class ToolCallAssembler:
         call.done = True
         call_id = call.id
         if call_id is None:
-            call.id = call_id = str(self._id_factory())
+            call.id = call_id = self._unique(str(self._id_factory()), call)
         text = call.args_text()
         args: dict[str, Any] | None = None
         error: str | None = "the provider sent arguments for a tool call without a name"
@@ -240,3 +259,11 @@ class ToolCallAssembler:
         out.append(
             ToolCallDone(call.index, call_id, call.name or "", text, args, error, call.extras)
         )
+
+
+def _id_reused(known: _Call, key: int | None, name: str | None) -> bool:
+    """Whether a fragment carrying `known`'s id starts another call: it has another
+    provider index, or it names a tool again after `known`'s arguments are complete."""
+    if key is not None:
+        return known.key is not None and key != known.key
+    return name is not None and bool(known.parts) and is_complete_json(known.args_text())

@@ -28,6 +28,7 @@ from tests.conformance._reference import (
     load_exchanges,
     parse_sse,
     streams_root,
+    unique_ids,
 )
 
 API_FAMILY = "anthropic-messages"
@@ -214,6 +215,7 @@ def expected_from_sse(body: bytes) -> AnthropicExpected:
         elif kind == "message_stop":
             expected.stopped = True
     blocks.read(expected)
+    unique_ids(expected.calls)
     return expected
 
 
@@ -230,6 +232,7 @@ def expected_from_json(payload: dict[str, Any]) -> AnthropicExpected:
         if block.get("type") == "text":
             expected.citations.extend(block.get("citations") or ())
     blocks.read(expected)
+    unique_ids(expected.calls)
     return expected
 
 

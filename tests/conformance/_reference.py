@@ -72,16 +72,40 @@ class Exchange:
         return feature in (self.meta.get("features") or [])
 
 
+SYNTHETIC = Path(__file__).resolve().parent / "synthetic"
+"""Streams this project wrote (`meta.json` `"synthetic": true`) for quirks that public
+bug reports describe but no recording in the real-streams folder shows. Named
+`synthetic/...` in test ids, so they are never mistaken for recordings."""
+
+
 def load_exchanges(root: Path, api_family: str = "openai-chat") -> list[Exchange]:
-    """Every exchange under `root` whose `meta.json` names `api_family`, sorted by name."""
+    """Every exchange under `root` whose `meta.json` names `api_family`, sorted by name,
+    followed by the synthetic ones of that family."""
     found: list[Exchange] = []
-    for meta_path in sorted(root.rglob("meta.json")):
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("api_family") != api_family:
-            continue
-        name = meta_path.parent.relative_to(root).as_posix()
-        found.append(Exchange(name, meta_path.parent, meta))
+    for base, prefix in ((root, ""), (SYNTHETIC, "synthetic/")):
+        for meta_path in sorted(base.rglob("meta.json")):
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            if meta.get("api_family") != api_family:
+                continue
+            name = prefix + meta_path.parent.relative_to(base).as_posix()
+            found.append(Exchange(name, meta_path.parent, meta))
     return found
+
+
+def unique_ids(calls: list[ExpectedCall]) -> list[ExpectedCall]:
+    """A repeated call id becomes `<id>_<position>` (1-based), as a model must hand it on:
+    two calls under one id cannot both get their results back."""
+    seen: set[str] = set()
+    for position, call in enumerate(calls):
+        if call.id is None:
+            continue
+        if call.id in seen:
+            renamed = f"{call.id}_{position + 1}"
+            while renamed in seen:
+                renamed += "_"
+            call.id = renamed
+        seen.add(call.id)
+    return calls
 
 
 # --- SSE --------------------------------------------------------------------------------
@@ -215,10 +239,13 @@ class Expected:
 class _CallRouter:
     """Keys streamed tool-call fragments to calls.
 
-    A fragment whose non-empty id was seen before belongs to that call; a new non-empty
-    id together with a name starts a call (this covers vLLM's repeated `index: 0` and
-    providers without `index`); otherwise the provider `index` picks the call, and
-    without an index the fragment continues the call opened last.
+    An `index` not seen before starts a call, whatever its id (servers have reused one id
+    for parallel calls). A fragment whose non-empty id was seen before belongs to that
+    call, unless it has no index and names a tool again after that call's arguments parse
+    (the id was reused). A new non-empty id together with a name starts a call (this
+    covers vLLM's repeated `index: 0` and providers without `index`); otherwise the
+    provider `index` picks the call, and without an index the fragment continues the call
+    opened last.
     """
 
     def __init__(self) -> None:
@@ -240,6 +267,14 @@ class _CallRouter:
         position: int | None = None
         if call_id is not None:
             position = self._by_id.get(call_id)
+            if position is not None and index is not None and index not in self._by_index:
+                position = None
+            elif position is not None and index is None and name is not None:
+                try:
+                    json.loads("".join(self._parts[position]))
+                    position = None
+                except ValueError:
+                    pass
         if position is None:
             if call_id is not None and name is not None:
                 position = self._new()
@@ -255,6 +290,7 @@ class _CallRouter:
         self._open = position
         if call_id is not None and call.id is None:
             call.id = call_id
+        if call_id is not None:
             self._by_id[call_id] = position
         if name is not None and not call.name:
             call.name = name
@@ -269,7 +305,7 @@ class _CallRouter:
     def finish(self) -> list[ExpectedCall]:
         for call, parts in zip(self.calls, self._parts, strict=True):
             call.args_text = "".join(parts)
-        return self.calls
+        return unique_ids(self.calls)
 
 
 def _content(value: Any, expected: Expected) -> None:

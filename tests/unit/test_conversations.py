@@ -150,3 +150,34 @@ def test_one_thread_moves_across_three_providers() -> None:
         if "functionResponse" in p
     ]
     assert calls == results == ["get_weather", "get_weather"]
+
+
+@pytest.mark.parametrize("family", ["openai", "anthropic"])
+def test_parallel_calls_that_share_one_id_both_run(family: str, server: ScriptedServer) -> None:
+    """Two calls under one provider id: the agent runs both tools, and each result goes
+    back paired with its own call."""
+    calls = (
+        ("call_same", "get_weather", {"city": "Paris"}),
+        ("call_same", "get_weather", {"city": "Tokyo"}),
+    )
+    server.enqueue(ANSWERS[family](calls=calls), ANSWERS[family]("Both sunny."))
+    agent = create_agent(model(family, server), tools=[get_weather])
+
+    messages = agent.invoke({"messages": [("user", "Paris and Tokyo?")]})["messages"]
+
+    results = [m for m in messages if isinstance(m, ToolMessage)]
+    assert sorted(m.content for m in results) == ["Paris: sunny, 21 C", "Tokyo: sunny, 21 C"]
+    ids = [c["id"] for c in messages[1].tool_calls]
+    assert ids[0] != ids[1]
+    assert sorted(m.tool_call_id for m in results) == sorted(ids)
+
+    sent = server.received[1].json()["messages"]
+    if family == "openai":
+        sent_calls = [c["id"] for m in sent if m["role"] == "assistant" for c in m["tool_calls"]]
+        sent_results = [m["tool_call_id"] for m in sent if m["role"] == "tool"]
+    else:
+        blocks = [b for m in sent if isinstance(m["content"], list) for b in m["content"]]
+        sent_calls = [b["id"] for b in blocks if b["type"] == "tool_use"]
+        sent_results = [b["tool_use_id"] for b in blocks if b["type"] == "tool_result"]
+    assert len(set(sent_calls)) == 2
+    assert sorted(sent_calls) == sorted(sent_results)

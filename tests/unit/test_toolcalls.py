@@ -295,3 +295,62 @@ def test_extras_travel_with_their_call() -> None:
 )
 def test_parse_arguments_accepts_objects_and_empty(text: str, expected: dict[str, Any]) -> None:
     assert parse_arguments(text) == (expected, None)
+
+
+# Styles whose calls stay apart when every call carries the same provider id: those with a
+# distinct index per call, and those without index whose calls are sequential. (vLLM's
+# one index for every call and `interleaved_by_id`, where the id is the only key, cannot
+# tell two calls under one id apart; `changing_ids` invents its own ids.)
+_DUPLICABLE = sorted(
+    {"openai", "openai_interleaved", "no_index_whole", "no_index_pieces", "repeated_id_and_name"}
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    calls=st.lists(
+        st.tuples(st.sampled_from(["get_weather", "add"]), arguments.filter(bool)),
+        min_size=2,
+        max_size=4,
+    ),
+    style=st.sampled_from(_DUPLICABLE),
+    cuts=st.lists(st.integers(0, 10_000), max_size=12),
+    shared=st.sampled_from(["all", "pairs"]),
+)
+def test_calls_that_share_one_provider_id_stay_apart_with_unique_ids(
+    calls: list[tuple[str, dict[str, Any]]], style: str, cuts: list[int], shared: str
+) -> None:
+    """DeepSeek, GLM and Kimi endpoints have sent one id for several parallel calls: each
+    call still comes out whole, and every call gets its own id (the first keeps the
+    provider's, later ones a deterministic suffix), so each tool result finds its call."""
+    wire = [
+        ("call_dup" if shared == "all" else f"call_{i // 2}", name, json.dumps(args))
+        for i, (name, args) in enumerate(calls)
+    ]
+    events = assemble(STYLES[style](wire, cuts))
+
+    finished = done(events)
+    assert [(c.index, c.name, c.args) for c in finished] == [
+        (i, name, args) for i, (name, args) in enumerate(calls)
+    ]
+    ids = [c.id for c in finished]
+    assert len(set(ids)) == len(ids)
+    for index, (wire_id, _, _) in enumerate(wire):
+        first = next(i for i, w in enumerate(wire) if w[0] == wire_id)
+        assert ids[index] == (wire_id if index == first else f"{wire_id}_{index + 1}")
+    announced = {d.index: d.id for d in deltas(events) if d.id is not None}
+    assert announced == dict(enumerate(ids))
+
+
+def test_a_repeated_id_with_its_own_index_is_a_new_call() -> None:
+    out = assemble(
+        [
+            {"key": 0, "id": "call_1", "name": "get_weather", "args": '{"c": '},
+            {"key": 1, "id": "call_1", "name": "get_weather", "args": '{"c": "Tokyo"}'},
+            {"key": 0, "id": None, "name": None, "args": '"Paris"}'},
+        ]
+    )
+    assert [(c.id, c.args) for c in done(out)] == [
+        ("call_1", {"c": "Paris"}),
+        ("call_1_2", {"c": "Tokyo"}),
+    ]
