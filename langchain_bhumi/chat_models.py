@@ -23,30 +23,18 @@ from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 from typing_extensions import Self
 
-from langchain_bhumi._output import MessageBuilder
 from langchain_bhumi.client import ProviderClient
-from langchain_bhumi.core.transport import HTTPRequest, RetryPolicy, Timeouts, Transport
-from langchain_bhumi.protocols import ChatProtocol, ChatRequest
+from langchain_bhumi.core.config import RetryPolicy, Timeouts
+from langchain_bhumi.core.transport import HTTPRequest
+from langchain_bhumi.message_builder import MessageBuilder
+from langchain_bhumi.protocols import CALL_PARAMS, ChatProtocol, ChatRequest
 from langchain_bhumi.providers import ResolvedModel, resolve_model
 
 StructuredOutputMethod = Literal["function_calling", "json_schema", "json_mode"]
 
-# Call-time keyword arguments that map onto ChatRequest fields; anything else goes to the body.
-_REQUEST_FIELDS = frozenset(
-    {
-        "tools",
-        "tool_choice",
-        "parallel_tool_calls",
-        "response_format",
-        "temperature",
-        "top_p",
-        "top_k",
-        "max_tokens",
-        "seed",
-        "reasoning_effort",
-        "thinking_budget",
-    }
-)
+# Call-time keyword arguments that map onto ChatRequest fields (`stop` has its own
+# argument); anything else goes to the request body.
+_REQUEST_FIELDS = CALL_PARAMS - {"stop"}
 
 
 class ChatBhumi(BaseChatModel):
@@ -266,29 +254,24 @@ class ChatBhumi(BaseChatModel):
     def _setup(self) -> None:
         """Resolve provider, key, wire format and transport from the fields."""
         self._resolved = resolve_model(self.model, provider=self.provider, base_url=self.base_url)
-        spec = self._resolved.spec
-        explicit = self.api_key.get_secret_value() if self.api_key else None
-        key = self._resolved.require_api_key(explicit)
-        if key is not None and self.api_key is None:
-            self.api_key = SecretStr(key)
-        transport = Transport(
-            provider=spec.name,
+        self._client = ProviderClient.connect(
+            self._resolved.provider,
+            api_key=self.api_key.get_secret_value() if self.api_key else None,
             timeouts=Timeouts(
                 connect=self.connect_timeout,
                 idle=self.timeout,
                 total=self.total_timeout,
                 response=self.response_timeout,
-                headers=self.header_timeout or spec.header_timeout,
+                headers=self.header_timeout,
             ),
             retry=RetryPolicy(max_retries=self.max_retries),
-            secrets=(key,),
+            headers=self.default_headers,
             http_client=self.http_client,
             http_async_client=self.http_async_client,
             async_backend=self.async_backend,
         )
-        self._client = ProviderClient(
-            self._resolved, transport, api_key=key, headers=self.default_headers
-        )
+        if self.api_key is None and self._client.api_key is not None:
+            self.api_key = SecretStr(self._client.api_key)
 
     @property
     def _protocol(self) -> ChatProtocol:

@@ -3,7 +3,9 @@
 The layer under `ChatBhumi` and the proxy's backends: it turns a neutral `ChatRequest`
 into the provider's HTTP request (wire format, endpoint, auth headers, the provider's
 quirks) and sends it through a pooled `Transport`, yielding the decoded events of each
-network read (streaming) or of the whole body.
+network read (streaming) or of the whole body. `ProviderClient.connect` is the one place
+a client is built from settings (key lookup, timeouts, retries, pools), for `ChatBhumi`
+and the proxy alike.
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
+
 from langchain_bhumi._version import __version__
+from langchain_bhumi.core.config import RetryPolicy, Timeouts
 from langchain_bhumi.core.events import StreamEvent
-from langchain_bhumi.core.transport import HTTPRequest, Transport
+from langchain_bhumi.core.transport import AsyncBackend, HTTPRequest, Transport
 from langchain_bhumi.protocols import ChatProtocol, ChatRequest, get_protocol
-from langchain_bhumi.providers import ResolvedModel, endpoint_url
+from langchain_bhumi.providers import ResolvedProvider, endpoint_url
 
 USER_AGENT = f"langchain-bhumi/{__version__}"
 
@@ -24,15 +29,56 @@ class ProviderClient:
     """Sends `ChatRequest`s to one provider.
 
     Args:
-        resolved: The provider and base URL (see `providers.resolve_model`).
+        resolved: The provider and base URL (see `providers.resolve_provider`).
         transport: The pooled transport to send through.
         api_key: The key, or `None` for servers that need none.
         headers: Extra headers (applied last, so they can override protocol headers).
     """
 
+    @classmethod
+    def connect(
+        cls,
+        resolved: ResolvedProvider,
+        *,
+        api_key: str | None = None,
+        require_key: bool = True,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        headers: dict[str, str] | None = None,
+        http_client: httpx.Client | None = None,
+        http_async_client: httpx.AsyncClient | None = None,
+        async_backend: AsyncBackend = "httpx",
+    ) -> ProviderClient:
+        """A client for `resolved` with its own pooled transport.
+
+        The key is `api_key`, else the provider's environment variable; a provider's own
+        endpoint without one raises `MissingAPIKeyError` unless `require_key` is false (a
+        proxy backend that forwards each client's key). The wait for a stream to start
+        defaults to the provider's (long for local servers, which read the whole prompt
+        first).
+        """
+        key = (
+            resolved.require_api_key(api_key)
+            if require_key
+            else (api_key or resolved.spec.find_api_key())
+        )
+        timeouts = timeouts or Timeouts()
+        if timeouts.headers is None and resolved.spec.header_timeout is not None:
+            timeouts = dataclasses.replace(timeouts, headers=resolved.spec.header_timeout)
+        transport = Transport(
+            provider=resolved.spec.name,
+            timeouts=timeouts,
+            retry=retry or RetryPolicy(),
+            secrets=(key,),
+            http_client=http_client,
+            http_async_client=http_async_client,
+            async_backend=async_backend,
+        )
+        return cls(resolved, transport, api_key=key, headers=headers)
+
     def __init__(
         self,
-        resolved: ResolvedModel,
+        resolved: ResolvedProvider,
         transport: Transport,
         *,
         api_key: str | None,

@@ -166,11 +166,10 @@ ALIASES = {
 
 
 @dataclass(frozen=True, slots=True)
-class ResolvedModel:
-    """A model string resolved against the registry."""
+class ResolvedProvider:
+    """A provider and the base URL its requests go to."""
 
     spec: ProviderSpec
-    model: str
     base_url: str
 
     @property
@@ -204,6 +203,49 @@ class ResolvedModel:
         return self.spec.max_tokens_field if self.own_endpoint else "max_tokens"
 
 
+@dataclass(frozen=True, slots=True)
+class ResolvedModel:
+    """A model string resolved against the registry: where to send, and which model."""
+
+    provider: ResolvedProvider
+    model: str
+
+    @property
+    def spec(self) -> ProviderSpec:
+        return self.provider.spec
+
+    @property
+    def base_url(self) -> str:
+        return self.provider.base_url
+
+
+def resolve_provider(name: str, *, base_url: str | None = None) -> ResolvedProvider:
+    """The provider registered as `name` (or an alias), at `base_url` or its default.
+
+    Raises:
+        ConfigurationError: The provider is unknown and no `base_url` is given.
+    """
+    key = ALIASES.get(name.lower(), name.lower())
+    spec = PROVIDERS.get(key)
+    if spec is None:
+        if not base_url:
+            raise ConfigurationError(
+                f"unknown provider {name!r}: pass base_url=... to use it as an OpenAI-compatible "
+                f"server, or use one of: {', '.join(sorted(PROVIDERS))}"
+            )
+        spec = ProviderSpec(
+            name=name,
+            protocol="openai_chat",
+            base_url=None,
+            api_key_env=(f"{_env_name(name)}_API_KEY",),
+            key_required=False,
+        )
+    chosen = base_url or os.environ.get(spec.base_url_env) or spec.base_url
+    if not chosen:  # pragma: no cover - every registered spec has a default
+        raise ConfigurationError(f"provider {spec.name!r} needs base_url=...")
+    return ResolvedProvider(spec, chosen)
+
+
 def resolve_model(
     model: str, *, provider: str | None = None, base_url: str | None = None
 ) -> ResolvedModel:
@@ -227,25 +269,7 @@ def resolve_model(
         )
     if not model_name:
         raise ConfigurationError(f"model {model!r} has an empty model name after {name + '/'!r}")
-    key = ALIASES.get(name.lower(), name.lower())
-    spec = PROVIDERS.get(key)
-    if spec is None:
-        if not base_url:
-            raise ConfigurationError(
-                f"unknown provider {name!r}: pass base_url=... to use it as an OpenAI-compatible "
-                f"server, or use one of: {', '.join(sorted(PROVIDERS))}"
-            )
-        spec = ProviderSpec(
-            name=name,
-            protocol="openai_chat",
-            base_url=None,
-            api_key_env=(f"{_env_name(name)}_API_KEY",),
-            key_required=False,
-        )
-    chosen = base_url or os.environ.get(spec.base_url_env) or spec.base_url
-    if not chosen:  # pragma: no cover - every registered spec has a default
-        raise ConfigurationError(f"provider {spec.name!r} needs base_url=...")
-    return ResolvedModel(spec, model_name, chosen)
+    return ResolvedModel(resolve_provider(name, base_url=base_url), model_name)
 
 
 def endpoint_url(base_url: str, root: str, path: str) -> str:

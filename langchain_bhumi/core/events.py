@@ -1,7 +1,7 @@
 """Normalized stream events: what every wire format decodes into.
 
 Protocol decoders turn provider frames into these; the LangChain adapter turns them into
-message chunks, and the proxy (later) encodes them back into another wire format. They
+message chunks, and the proxy encodes them back into another wire format. They
 are plain slotted objects, built once per meaningful delta, never validated again.
 
 Tool calls arrive here already assembled (see `toolcalls.py`): a `ToolCallDelta` has a

@@ -1,19 +1,19 @@
 """Body framing: raw bytes, split anywhere, in; whole frames out, one batch per network read.
 
-`SSEFramer` uses httpx-sse's line and event decoders (which handle `data:` with or
-without a space, CRLF and lone CR line endings, comment lines, `event:` and `id:` fields)
-behind an incremental UTF-8 decoder, so a multi-byte character split across two reads is
-decoded once, whole. Unlike `EventSource.iter_sse`, it returns everything one read
-produced as one list: the caller can then turn one network read into one message chunk.
+`SSEFramer` parses `text/event-stream` incrementally over bytes (the WHATWG rules:
+`data:` with or without a space, CRLF, LF and lone CR line endings, comment lines,
+`event:`, `id:` and `retry:` fields). Lines are split on bytes and each one is decoded
+once, whole: a newline byte never occurs inside a multi-byte UTF-8 character, so a
+character split across two reads is never decoded in halves. Unlike
+`EventSource.iter_sse`, it returns everything one read produced as one list: the caller
+can then turn one network read into one message chunk.
 """
 
 from __future__ import annotations
 
-import codecs
 from typing import Protocol
 
-from httpx_sse._decoders import SSEDecoder, SSELineDecoder
-from httpx_sse._models import ServerSentEvent
+from httpx_sse import ServerSentEvent
 
 from langchain_bhumi.core.errors import InvalidStreamDataError
 
@@ -31,7 +31,8 @@ WHOLE_BODY = "whole-body"
 """Event name of the single frame a `WholeBodyFramer` produces."""
 
 Frame = ServerSentEvent
-"""One frame of a response body: `.event` (may be empty) and `.data`."""
+"""One frame of a response body: `.event` (`"message"` when the stream named none) and
+`.data`."""
 
 
 class Framer(Protocol):
@@ -48,44 +49,85 @@ class Framer(Protocol):
 class SSEFramer:
     """Server-sent events framing (`text/event-stream`)."""
 
-    __slots__ = ("_events", "_lines", "_mid_event", "_text")
+    __slots__ = ("_cr", "_data", "_event", "_last_id", "_line_open", "_partial", "_retry")
 
     def __init__(self) -> None:
-        self._text = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._lines = SSELineDecoder()
-        self._events = SSEDecoder()
-        self._mid_event = False
+        self._partial: list[bytes] = []  # the current line, until its newline arrives
+        self._cr = False  # the last read ended with CR: a following LF belongs to it
+        self._event = ""
+        self._data: list[str] = []
+        self._last_id = ""
+        self._retry: int | None = None
+        self._line_open = False  # the last complete line was not blank: an event is open
 
     def feed(self, data: bytes) -> list[Frame]:
-        text = self._text.decode(data)
-        if not text:
+        if self._cr:
+            data = b"\r" + data
+            self._cr = False
+        if data[-1:] == b"\r":
+            data = data[:-1]
+            self._cr = True
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = data.split(b"\n")
+        if len(lines) == 1:
+            if data:
+                self._partial.append(data)
             return []
-        lines = self._lines.decode(text)
-        if not lines:
-            return []
-        self._mid_event = lines[-1] != ""
-        decode = self._events.decode
-        frames = []
+        if self._partial:
+            self._partial.append(lines[0])
+            lines[0] = b"".join(self._partial)
+            self._partial = []
+        tail = lines.pop()
+        if tail:
+            self._partial.append(tail)
+        frames: list[Frame] = []
         for line in lines:
-            frame = decode(line)
-            if frame is not None:
-                frames.append(frame)
+            self._line(line, frames)
         return frames
 
     def flush(self) -> tuple[list[Frame], bool]:
-        text = self._text.decode(b"", final=True)
-        lines = self._lines.decode(text) if text else []
-        lines.extend(self._lines.flush())
-        if lines:
-            self._mid_event = lines[-1] != ""
-        unterminated = self._mid_event
-        lines.append("")  # dispatch whatever event is still pending
-        frames = []
-        for line in lines:
-            frame = self._events.decode(line)
-            if frame is not None:
-                frames.append(frame)
+        frames: list[Frame] = []
+        if self._partial or self._cr:
+            line = b"".join(self._partial)
+            self._partial = []
+            self._cr = False
+            self._line(line, frames)
+        unterminated = self._line_open
+        self._line(b"", frames)  # dispatch whatever event is still pending
         return frames, unterminated and bool(frames)
+
+    def _line(self, line: bytes, frames: list[Frame]) -> None:
+        if not line:
+            self._line_open = False
+            if self._data or self._event:
+                frames.append(
+                    ServerSentEvent(
+                        event=self._event,
+                        data="\n".join(self._data),
+                        id=self._last_id,
+                        retry=self._retry,
+                    )
+                )
+                self._event = ""
+                self._data = []
+                self._retry = None
+            return
+        self._line_open = True
+        if line[:1] == b":":
+            return  # a comment (keep-alive)
+        name, _, value = line.partition(b":")
+        if value[:1] == b" ":
+            value = value[1:]
+        if name == b"data":
+            self._data.append(value.decode("utf-8", "replace"))
+        elif name == b"event":
+            self._event = value.decode("utf-8", "replace")
+        elif name == b"id":
+            if b"\0" not in value:
+                self._last_id = value.decode("utf-8", "replace")
+        elif name == b"retry" and value.isdigit():
+            self._retry = int(value)
 
 
 class WholeBodyFramer:

@@ -14,7 +14,7 @@ fragment belongs to. Seen in real streams:
 - DeepSeek, GLM and Kimi endpoints have sent one `id` for two parallel calls (distinct
   `index`); Anthropic-format servers, two `tool_use` blocks with one id.
 
-The rules (design.md), strongest signal first: a provider `index` (or content-block
+The rules, strongest signal first: a provider `index` (or content-block
 index) identifies a call when present, and a new index is a new call even if its id
 repeats an earlier call's; a fragment with an id we have seen belongs to that call,
 unless it names a tool again after that call's arguments are complete (the id was
@@ -77,7 +77,9 @@ def is_complete_json(text: str) -> bool:
     return True
 
 
-class _Call:
+class _PendingCall:
+    """One call being assembled: its stable index, the provider's key, and its pieces."""
+
     __slots__ = ("announced", "done", "extras", "id", "index", "key", "name", "parts")
 
     def __init__(self, index: int, key: int | None) -> None:
@@ -120,11 +122,11 @@ class ToolCallAssembler:
     __slots__ = ("_by_id", "_by_key", "_calls", "_id_factory", "_open", "_used_ids")
 
     def __init__(self, id_factory: Any = new_call_id) -> None:
-        self._calls: list[_Call] = []
-        self._by_key: dict[int, _Call] = {}
-        self._by_id: dict[str, _Call] = {}
+        self._calls: list[_PendingCall] = []
+        self._by_key: dict[int, _PendingCall] = {}
+        self._by_id: dict[str, _PendingCall] = {}
         self._used_ids: set[str] = set()
-        self._open: _Call | None = None
+        self._open: _PendingCall | None = None
         self._id_factory = id_factory
 
     @property
@@ -172,7 +174,7 @@ class ToolCallAssembler:
 
     # --- routing ---------------------------------------------------------------------
 
-    def _route(self, key: int | None, call_id: str | None, name: str | None) -> _Call:
+    def _route(self, key: int | None, call_id: str | None, name: str | None) -> _PendingCall:
         keyed = self._by_key.get(key) if key is not None else None
         if call_id is not None:
             known = self._by_id.get(call_id)
@@ -213,21 +215,21 @@ class ToolCallAssembler:
             return self._start(None)
         return open_call
 
-    def _start(self, key: int | None) -> _Call:
-        call = _Call(len(self._calls), key)
+    def _start(self, key: int | None) -> _PendingCall:
+        call = _PendingCall(len(self._calls), key)
         self._calls.append(call)
         if key is not None:
             self._by_key[key] = call
         self._open = call
         return call
 
-    def _touch(self, call: _Call) -> _Call:
+    def _touch(self, call: _PendingCall) -> _PendingCall:
         self._open = call
         return call
 
     # --- output ----------------------------------------------------------------------
 
-    def _unique(self, call_id: str, call: _Call) -> str:
+    def _unique(self, call_id: str, call: _PendingCall) -> str:
         """`call_id`, or `call_id` + `_<n>` when an earlier call of this response holds it."""
         unique = call_id
         if unique in self._used_ids:
@@ -237,14 +239,14 @@ class ToolCallAssembler:
         self._used_ids.add(unique)
         return unique
 
-    def _announce(self, call: _Call, out: list[StreamEvent]) -> None:
+    def _announce(self, call: _PendingCall, out: list[StreamEvent]) -> None:
         if call.id is None:
             call.id = self._unique(str(self._id_factory()), call)
             self._by_id[call.id] = call
         call.announced = True
         out.append(ToolCallDelta(call.index, call.id, call.name, call.args_text()))
 
-    def _finalize(self, call: _Call, out: list[StreamEvent]) -> None:
+    def _finalize(self, call: _PendingCall, out: list[StreamEvent]) -> None:
         if call.done:
             return
         call.done = True
@@ -261,7 +263,7 @@ class ToolCallAssembler:
         )
 
 
-def _id_reused(known: _Call, key: int | None, name: str | None) -> bool:
+def _id_reused(known: _PendingCall, key: int | None, name: str | None) -> bool:
     """Whether a fragment carrying `known`'s id starts another call: it has another
     provider index, or it names a tool again after `known`'s arguments are complete."""
     if key is not None:

@@ -2,15 +2,9 @@
 
 One `Transport` per model instance owns a pooled `httpx.Client` and, per event loop, an
 `httpx.AsyncClient` (or uses clients you pass in, e.g. one built on another httpx
-transport). The sync and async twins have the same shape, as in httpx.
-
-Timeouts:
-    `connect` bounds the TCP/TLS handshake; `idle` bounds the wait for the response
-    headers and every gap between body reads of a stream (httpx's read timeout: no
-    per-chunk timer); `response` bounds the wait for a non-streamed answer, which a
-    server sends only once it has generated all of it;
-    `total`, when set, is an overall deadline checked after every read, with the read
-    timeout clamped to the time left when the body starts.
+transport). The sync and async twins have the same shape, as in httpx. What the limits
+are lives in `config.py` (`Timeouts`, `RetryPolicy`); what the bytes mean, in the wire
+format's decoder (`decoding.StreamDecoder`).
 
 Retries:
     408/409/429/5xx answers and connection failures are retried with exponential backoff
@@ -31,16 +25,17 @@ import email.utils
 import functools
 import json
 import logging
-import random
 import ssl
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import httpx
 
+from langchain_bhumi.core.config import RetryPolicy, Timeouts
+from langchain_bhumi.core.decoding import StreamDecoder, describe_error
 from langchain_bhumi.core.errors import (
     BhumiConnectionError,
     BhumiTimeoutError,
@@ -52,7 +47,7 @@ from langchain_bhumi.core.errors import (
     TimeoutPhase,
 )
 from langchain_bhumi.core.events import StreamEvent
-from langchain_bhumi.core.framing import Frame, Framer
+from langchain_bhumi.core.framing import Framer
 from langchain_bhumi.core.redaction import Redactor
 
 logger = logging.getLogger("langchain_bhumi")
@@ -60,96 +55,6 @@ logger = logging.getLogger("langchain_bhumi")
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 520, 522, 524, 529})
 REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid", "x-goog-request-id")
 ERROR_BODY_LIMIT = 64 * 1024
-
-
-class StreamDecoder(Protocol):
-    """Turns one response's frames into normalized events (one per protocol module)."""
-
-    def new_framer(self, content_type: str) -> Framer:
-        """The framing of a response with this Content-Type (SSE, JSON array, ...)."""
-        ...
-
-    def feed(self, frames: list[Frame]) -> list[StreamEvent]:
-        """Decode the frames of one network read. Raises `BrokenStreamError` subclasses."""
-        ...
-
-    def close(self) -> list[StreamEvent]:
-        """The body ended: return the final events, or raise `StreamCutError` if the
-        protocol's end marker never came."""
-        ...
-
-    @property
-    def ending(self) -> str:
-        """How the stream ended, for the log (`"[DONE]"`, `"message_stop"`, ...)."""
-        ...
-
-
-class FrameDecoder:
-    """Base of the protocol decoders: `feed` runs `decode_frames` and, if a frame fails,
-    hands the events decoded before it to the error (`pending`), so the transport can
-    deliver them: nothing that arrived is lost because a later frame was bad."""
-
-    __slots__ = ()
-
-    def feed(self, frames: list[Frame]) -> list[StreamEvent]:
-        out: list[StreamEvent] = []
-        try:
-            self.decode_frames(frames, out)
-        except BrokenStreamError as exc:
-            exc.pending = out
-            raise
-        return out
-
-    def decode_frames(self, frames: list[Frame], out: list[StreamEvent]) -> None:
-        """Decode the frames of one network read into `out`."""
-        raise NotImplementedError
-
-
-@dataclass(slots=True)
-class Timeouts:
-    """Seconds; `None` disables a limit."""
-
-    connect: float | None = 10.0
-    idle: float | None = 60.0
-    total: float | None = None
-    response: float | None = 600.0
-    """Wait for a non-streamed answer, which arrives only once it is fully generated."""
-    headers: float | None = None
-    """Wait for a stream to start, when it differs from `idle` (a local server processes
-    the whole prompt before it sends anything); `None` means `idle`."""
-
-    def read_limit(self, *, stream: bool) -> float | None:
-        """Longest wait for the headers (and, non-streamed, for the whole body)."""
-        if not stream:
-            if self.idle is None or self.response is None:
-                return None
-            return max(self.idle, self.response)
-        return self.idle if self.headers is None else self.headers
-
-    def for_request(self, started: float, *, stream: bool = True) -> httpx.Timeout:
-        read = self.read_limit(stream=stream)
-        if self.total is not None:
-            left = max(0.001, self.total - (time.monotonic() - started))
-            read = left if read is None else min(read, left)
-        return httpx.Timeout(connect=self.connect, read=read, write=self.idle, pool=self.connect)
-
-
-@dataclass(slots=True)
-class RetryPolicy:
-    """Exponential backoff with full jitter: attempt n waits up to `base * 2**n`, capped."""
-
-    max_retries: int = 2
-    base_delay: float = 0.5
-    max_delay: float = 8.0
-    max_retry_after: float = 60.0
-
-    def delay(self, attempt: int, retry_after: float | None) -> float | None:
-        """Seconds to wait before the next attempt, or `None` to give up."""
-        if attempt >= self.max_retries:
-            return None
-        if retry_after is not None:
-            return retry_after if retry_after <= self.max_retry_after else None
-        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))  # noqa: S311
 
 
 @dataclass(slots=True)
@@ -729,46 +634,6 @@ class Transport:
             )
 
 
-def describe_error(payload: Any) -> tuple[str | None, str | None, float | None]:
-    """`(type, message, retry_after)` from a provider's error body, in any common shape.
-
-    Handles OpenAI/Groq/OpenRouter `{"error": {"message", "type", "code"}}`, Anthropic
-    `{"type": "error", "error": {"type", "message"}}`, Google `{"error": {"code",
-    "message", "status", "details": [RetryInfo...]}}` (also wrapped in a list), vLLM and
-    Mistral `{"object": "error", "message", "type"}`, FastAPI `{"detail": ...}`, and
-    `{"error": "text"}`.
-    """
-    if isinstance(payload, list) and payload:
-        payload = payload[0]
-    if not isinstance(payload, dict):
-        return None, None, None
-    error = payload.get("error", payload)
-    if isinstance(error, str):
-        return None, error, None
-    if not isinstance(error, dict):
-        return None, None, None
-    message = error.get("message") or error.get("detail") or error.get("msg")
-    if message is not None and not isinstance(message, str):
-        message = json.dumps(message)
-    error_type = error.get("type") or error.get("status") or error.get("code")
-    if error_type == "error":  # Anthropic's envelope type
-        error_type = None
-    retry_after = None
-    for detail in error.get("details") or ():
-        if isinstance(detail, dict) and "retryDelay" in detail:
-            retry_after = _parse_duration(detail["retryDelay"])
-    return (str(error_type) if error_type is not None else None), message, retry_after
-
-
-def _parse_duration(value: Any) -> float | None:
-    if isinstance(value, str) and value.endswith("s"):
-        try:
-            return float(value[:-1])
-        except ValueError:
-            return None
-    return None
-
-
 def _request_id(headers: httpx.Headers) -> str | None:
     for name in REQUEST_ID_HEADERS:
         value = headers.get(name)
@@ -821,13 +686,4 @@ async def _aread_capped(chunks: AsyncIterator[bytes]) -> bytes:
     return bytes(body)
 
 
-__all__ = [
-    "DEFAULT_LIMITS",
-    "FrameDecoder",
-    "HTTPRequest",
-    "RetryPolicy",
-    "StreamDecoder",
-    "Timeouts",
-    "Transport",
-    "describe_error",
-]
+__all__ = ["DEFAULT_LIMITS", "HTTPRequest", "Transport"]

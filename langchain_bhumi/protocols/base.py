@@ -1,25 +1,29 @@
-"""What every wire-format module provides, and the neutral request it encodes.
+"""What every wire format provides, in both directions, and the neutral request between them.
 
-A protocol module knows one wire format in both directions. Client side (now):
-`encode_request` turns LangChain messages plus a `ChatRequest` into a request body,
-`stream_decoder` decodes a streamed response into normalized events and
-`decode_response` does the same for a whole JSON response, so that streamed and
-non-streamed calls build the same message. Provider differences that are not the
-format's own live in `providers.ProviderSpec` and reach the module as `ChatRequest`
-fields, never as a provider name.
+Client direction (`ChatProtocol`, used by `ChatBhumi` and the proxy's backends):
+`encode_request` turns LangChain messages plus a `ChatRequest` into a request body;
+`stream_decoder` decodes a response, streamed or whole, into normalized events, so that
+streamed and non-streamed calls build the same message. Provider differences that are
+not the format's own live in `providers.ProviderSpec` and reach the module as
+`ChatRequest` fields, never as a provider name.
+
+Server direction (`ServerCodec`, used by the proxy's frontends): `decode_request` turns a
+client's request into a `ChatRequest`; a `ResponseEncoder` writes normalized events back
+in the format's own shape. Operations only some APIs have (token counting, model lists)
+are optional hooks with a default that says "not in this API".
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from langchain_core.messages import BaseMessage
 
+from langchain_bhumi.core.decoding import FrameDecoder
 from langchain_bhumi.core.events import StreamEvent
-from langchain_bhumi.core.transport import StreamDecoder
 
 TOOL_CALL_EXTRAS = "tool_call_extras"
 """`additional_kwargs` key: `{tool_call_id: provider data}` that must travel back with each
@@ -27,6 +31,10 @@ call on the next turn (Gemini thought signatures, ...)."""
 
 ToolChoice = str | dict[str, Any]
 """`"auto"`, `"required"`, `"none"`, a tool name, or a format-specific dict."""
+
+
+_GENERATION = {"param": "generation"}
+_TOOLS = {"param": "tools"}
 
 
 @dataclass(slots=True)
@@ -37,24 +45,28 @@ class ChatRequest:
     the shape `langchain_core.utils.function_calling.convert_to_openai_tool` produces;
     other tool dicts pass through. `response_format` is OpenAI-style (`json_schema` /
     `json_object`). `extra_body` is merged last, so it can set anything.
+
+    Fields marked as generation parameters (`GENERATION_PARAMS`) are the ones a model
+    instance or a proxy backend may set as defaults; with the tool fields they are what a
+    call may override (`CALL_PARAMS`).
     """
 
     model: str
     messages: Sequence[BaseMessage]
     stream: bool = False
-    tools: list[dict[str, Any]] | None = None
-    tool_choice: ToolChoice | None = None
-    parallel_tool_calls: bool | None = None
-    response_format: dict[str, Any] | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    max_tokens: int | None = None
-    stop: list[str] | None = None
-    seed: int | None = None
-    reasoning_effort: str | None = None
+    tools: list[dict[str, Any]] | None = field(default=None, metadata=_TOOLS)
+    tool_choice: ToolChoice | None = field(default=None, metadata=_TOOLS)
+    parallel_tool_calls: bool | None = field(default=None, metadata=_TOOLS)
+    response_format: dict[str, Any] | None = field(default=None, metadata=_TOOLS)
+    temperature: float | None = field(default=None, metadata=_GENERATION)
+    top_p: float | None = field(default=None, metadata=_GENERATION)
+    top_k: int | None = field(default=None, metadata=_GENERATION)
+    max_tokens: int | None = field(default=None, metadata=_GENERATION)
+    stop: list[str] | None = field(default=None, metadata=_GENERATION)
+    seed: int | None = field(default=None, metadata=_GENERATION)
+    reasoning_effort: str | None = field(default=None, metadata=_GENERATION)
     """`"low"`/`"medium"`/`"high"` (OpenAI-style); formats map it as they can."""
-    thinking_budget: int | None = None
+    thinking_budget: int | None = field(default=None, metadata=_GENERATION)
     """Token budget for reasoning (Anthropic `budget_tokens`, Gemini `thinkingBudget`)."""
     include_usage: bool = True
     provider: str = ""
@@ -63,6 +75,17 @@ class ChatRequest:
     max_tokens_field: str = "max_tokens"
     send_reasoning: bool = False
     extra_body: dict[str, Any] = field(default_factory=dict)
+
+
+GENERATION_PARAMS = frozenset(
+    f.name for f in fields(ChatRequest) if f.metadata.get("param") == "generation"
+)
+"""Sampling and reasoning parameters: defaults of a model or backend, overridable per call."""
+
+CALL_PARAMS = GENERATION_PARAMS | {
+    f.name for f in fields(ChatRequest) if f.metadata.get("param") == "tools"
+}
+"""Everything a call may set by keyword (`llm.invoke(..., temperature=0, tools=[...])`)."""
 
 
 class ChatProtocol(ABC):
@@ -87,12 +110,12 @@ class ChatProtocol(ABC):
         """The JSON body for `request`."""
 
     @abstractmethod
-    def stream_decoder(self) -> StreamDecoder:
-        """A fresh decoder for one streamed response."""
+    def stream_decoder(self) -> FrameDecoder:
+        """A fresh decoder for one response."""
 
-    @abstractmethod
     def decode_response(self, body: Any) -> list[StreamEvent]:
-        """The events of one non-streamed response body."""
+        """The events of one non-streamed response body (the stream decoder's reading)."""
+        return self.stream_decoder().decode_whole(body)
 
     def supports_response_format(self, model: str, kind: str) -> bool:
         """Whether `model` honours a `response_format` of this kind natively.
@@ -159,6 +182,7 @@ class ServerCodec(ABC):
     """A wire format, server direction: what a proxy frontend needs."""
 
     name: ClassVar[str]
+    """Registry name of the format, the same as its client direction's."""
 
     @abstractmethod
     def decode_request(
@@ -174,6 +198,20 @@ class ServerCodec(ABC):
     @abstractmethod
     def error_body(self, status: int, error_type: str, message: str) -> dict[str, Any]:
         """A non-streamed error response body in this format."""
+
+    # --- optional operations: `None` means this API has no such endpoint --------------
+
+    def count_tokens_request(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """The part of a token-count request body to count (`None`: no count endpoint)."""
+        return None
+
+    def count_tokens_response(self, total: int) -> dict[str, Any]:
+        """A token-count answer (only called when `count_tokens_request` is not `None`)."""
+        raise NotImplementedError(f"{self.name} has no token count endpoint")
+
+    def models_list(self, names: list[str]) -> dict[str, Any] | None:
+        """A model-list answer naming `names` (`None`: no model list endpoint)."""
+        return None
 
 
 class RequestDecodeError(ValueError):

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from langchain_bhumi.core.errors import ConfigurationError
+from langchain_bhumi.protocols.base import GENERATION_PARAMS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -51,12 +52,10 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_PARAMS = frozenset(
-    {
-        "temperature", "top_p", "top_k", "max_tokens", "stop", "seed",
-        "reasoning_effort", "thinking_budget",
-    }
-)  # fmt: skip
+
+
+class UnknownModelError(ConfigurationError):
+    """No backend serves the model a client asked for (the proxy answers 404)."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +101,7 @@ class ProxyConfig:
         if sep and prefix in self.backends and rest:
             return self.backends[prefix], rest
         if self.default_backend is None:
-            raise ConfigurationError(
+            raise UnknownModelError(
                 f"no backend for model {requested!r}: add it to [models] or set [default]"
             )
         return self.backends[self.default_backend], self.default_model or name
@@ -194,10 +193,11 @@ def _backend(name: str, table: dict[str, Any], where: str) -> BackendConfig:
             raise ConfigurationError(f"{where}: environment variable {key_env} is not set")
     params = dict(table.get("params") or {})
     drop = tuple(str(name) for name in table.get("drop") or ())
-    unknown = (set(params) | set(drop)) - _PARAMS
+    unknown = (set(params) | set(drop)) - GENERATION_PARAMS
     if unknown:
         raise ConfigurationError(
-            f"{where}: unknown params {sorted(unknown)}; allowed: {', '.join(sorted(_PARAMS))}"
+            f"{where}: unknown params {sorted(unknown)}; "
+            f"allowed: {', '.join(sorted(GENERATION_PARAMS))}"
         )
     return BackendConfig(
         name=name,

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from langchain_bhumi.protocols.base import RequestDecodeError
-
-if TYPE_CHECKING:
-    from langchain_bhumi.proxy.app import ProxyApp
+from langchain_bhumi.protocols.base import ServerCodec
+from langchain_bhumi.proxy.service import ProxyApp
 
 GEMINI_METHODS = ("generateContent", "streamGenerateContent", "countTokens")
 
@@ -28,8 +26,9 @@ def estimate_tokens(body: dict[str, Any]) -> int:
     return max(1, math.ceil(size / 4))
 
 
-def build(proxy: ProxyApp) -> list[Route]:
-    codecs = proxy.codecs
+def build(proxy: ProxyApp, codecs: dict[str, ServerCodec]) -> list[Route]:
+    """The routes of every frontend in `codecs` (keyed by format name)."""
+    openai, anthropic, gemini = codecs["openai_chat"], codecs["anthropic"], codecs["gemini"]
 
     async def health(request: Request) -> Response:
         return JSONResponse(
@@ -42,47 +41,44 @@ def build(proxy: ProxyApp) -> list[Route]:
             }
         )
 
+    def models(codec: ServerCodec) -> Response:
+        return JSONResponse(codec.models_list(proxy.config.visible_models()))
+
+    async def count_tokens(request: Request, codec: ServerCodec) -> Response:
+        body = await request.json()
+        counted = codec.count_tokens_request(body)
+        return JSONResponse(codec.count_tokens_response(estimate_tokens(counted or body)))
+
     async def openai_chat(request: Request) -> Response:
-        return await proxy.handle(request, codecs["openai"])
+        return await proxy.handle(request, openai)
 
     async def openai_models(request: Request) -> Response:
-        data = [
-            {"id": name, "object": "model", "created": 0, "owned_by": "langchain-bhumi"}
-            for name in proxy.config.visible_models()
-        ]
-        return JSONResponse({"object": "list", "data": data})
+        return models(openai)
 
     async def anthropic_messages(request: Request) -> Response:
-        return await proxy.handle(request, codecs["anthropic"])
+        return await proxy.handle(request, anthropic)
 
     async def anthropic_count(request: Request) -> Response:
-        body = await request.json()
-        return JSONResponse({"input_tokens": estimate_tokens(body)})
+        return await count_tokens(request, anthropic)
 
-    async def gemini(request: Request) -> Response:
+    async def gemini_method(request: Request) -> Response:
         target = request.path_params["target"]
         model, _, method = target.rpartition(":")
-        codec = codecs["gemini"]
         if method not in GEMINI_METHODS or not model:
-            body = codec.error_body(404, "not_found_error", f"unknown method {target!r}")
+            body = gemini.error_body(404, "not_found_error", f"unknown method {target!r}")
             return JSONResponse(body, status_code=404)
         if method == "countTokens":
-            body = await request.json()
-            inner = (
-                body.get("generateContentRequest") or body.get("generate_content_request") or body
-            )
-            return JSONResponse(codec.count_tokens_response(estimate_tokens(inner)))  # type: ignore[attr-defined]
+            return await count_tokens(request, gemini)
         return await proxy.handle(
             request,
-            codec,
+            gemini,
             model=model.removeprefix("models/"),
             stream=method == "streamGenerateContent",
             sse=request.query_params.get("alt") == "sse",
         )
 
     async def gemini_models(request: Request) -> Response:
-        codec = codecs["gemini"]
-        return JSONResponse(codec.models_list(proxy.config.visible_models()))  # type: ignore[attr-defined]
+        return models(gemini)
 
     return [
         Route("/health", health, methods=["GET"]),
@@ -92,9 +88,9 @@ def build(proxy: ProxyApp) -> list[Route]:
         Route("/v1/messages", anthropic_messages, methods=["POST"]),
         Route("/v1/messages/count_tokens", anthropic_count, methods=["POST"]),
         Route("/v1beta/models", gemini_models, methods=["GET"]),
-        Route("/v1beta/models/{target:path}", gemini, methods=["POST"]),
-        Route("/v1/models/{target:path}", gemini, methods=["POST"]),
+        Route("/v1beta/models/{target:path}", gemini_method, methods=["POST"]),
+        Route("/v1/models/{target:path}", gemini_method, methods=["POST"]),
     ]
 
 
-__all__ = ["RequestDecodeError", "build", "estimate_tokens"]
+__all__ = ["build", "estimate_tokens"]

@@ -75,7 +75,7 @@ def test_backend_errors_come_back_in_each_frontends_format(
 ) -> None:
     """The backend's failure, in the client's own error shape, with a status the client
     can act on (the backend's auth or server failures are the proxy's 502)."""
-    pytest.importorskip("langchain_bhumi.protocols.anthropic_server")
+    pytest.importorskip("langchain_bhumi.protocols.anthropic.server")
     proxy = start_proxy(config_for(backend, backend={"max_retries": 0}))
     error = {"error": {"message": "backend says no", "type": "invalid_request_error"}}
     backend.enqueue(*(Scripted.json(error, status=status) for _ in range(3)))
@@ -263,7 +263,7 @@ def test_concurrent_streams_do_not_mix(backend: ScriptedServer, proxy: RunningPr
 
 
 def test_health_models_and_token_counts(proxy: RunningProxy) -> None:
-    pytest.importorskip("langchain_bhumi.protocols.gemini_server")
+    pytest.importorskip("langchain_bhumi.protocols.gemini.server")
     assert httpx.get(proxy.url + "/health").json()["status"] == "ok"
     assert httpx.get(proxy.url + "/v1/models").json()["data"][0]["id"] == LOCAL_MODEL
     models = httpx.get(proxy.url + "/v1beta/models").json()["models"]
@@ -319,7 +319,7 @@ def test_call_signatures_survive_clients_that_drop_them() -> None:
 
     from langchain_bhumi.core.events import ToolCallDone
     from langchain_bhumi.protocols.base import ChatRequest
-    from langchain_bhumi.proxy.app import CallExtrasCache
+    from langchain_bhumi.proxy.service import CallExtrasCache
 
     cache = CallExtrasCache(capacity=2)
     signature = {"google": {"thought_signature": "c2ln"}}

@@ -14,7 +14,6 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
-from langchain_bhumi._output import MessageBuilder
 from langchain_bhumi.core.errors import (
     ConfigurationError,
     InvalidStreamDataError,
@@ -23,8 +22,9 @@ from langchain_bhumi.core.errors import (
 )
 from langchain_bhumi.core.events import StreamEvent
 from langchain_bhumi.core.framing import SSEFramer, WholeBodyFramer
+from langchain_bhumi.message_builder import MessageBuilder
 from langchain_bhumi.protocols import get_protocol
-from langchain_bhumi.protocols.anthropic import (
+from langchain_bhumi.protocols.anthropic.client import (
     AnthropicProtocol,
     claude_version,
     default_max_tokens,
@@ -872,7 +872,7 @@ def test_signatures_from_another_wire_format_are_never_sent() -> None:
     """A Gemini thought signature in a v1 reasoning block means nothing to Claude."""
     from langchain_core.messages import AIMessage as _AI
 
-    from langchain_bhumi.protocols.anthropic import encode_assistant as _encode
+    from langchain_bhumi.protocols.anthropic.client import encode_assistant as _encode
 
     content = [
         {"type": "reasoning", "reasoning": "hm", "extras": {"signature": "sig"}},
@@ -886,7 +886,7 @@ def test_signatures_from_another_wire_format_are_never_sent() -> None:
 
 def test_tool_cache_control_is_kept() -> None:
     """Dropping it would silently turn off prompt caching of large tool sets."""
-    from langchain_bhumi.protocols.anthropic import encode_tool as _encode_tool
+    from langchain_bhumi.protocols.anthropic.client import encode_tool as _encode_tool
 
     tool = {
         "type": "function",

@@ -40,15 +40,15 @@ from langchain_bhumi.core.events import (
     Usage,
 )
 from langchain_bhumi.core.framing import SSEFramer
-from langchain_bhumi.protocols.anthropic import AnthropicProtocol
-from langchain_bhumi.protocols.anthropic_server import (
+from langchain_bhumi.protocols.anthropic.client import AnthropicProtocol
+from langchain_bhumi.protocols.anthropic.server import (
     AnthropicEncoder,
     AnthropicServer,
     anthropic_error_type,
     stop_reason,
 )
 from langchain_bhumi.protocols.base import ChatRequest, RequestDecodeError
-from langchain_bhumi.protocols.openai_chat import OpenAIChatProtocol
+from langchain_bhumi.protocols.openai_chat.client import OpenAIChatProtocol
 
 SERVER = AnthropicServer()
 CLIENT = AnthropicProtocol()

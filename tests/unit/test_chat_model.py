@@ -474,9 +474,9 @@ def test_a_call_cut_off_mid_stream_is_never_executed_with_repaired_args(
 def test_openai_models_on_other_servers_send_max_tokens(server: ScriptedServer) -> None:
     """OpenAI's own API takes max_completion_tokens; OpenAI-compatible servers read max_tokens
     (llama.cpp ignores the newer field and generates to the end of its context)."""
-    assert ChatBhumi(model="openai/gpt-4o-mini", api_key=KEY)._resolved.max_tokens_field == (
-        "max_completion_tokens"
-    )
+    assert ChatBhumi(
+        model="openai/gpt-4o-mini", api_key=KEY
+    )._resolved.provider.max_tokens_field == ("max_completion_tokens")
     server.enqueue(Scripted.json(WEATHER_RESPONSE))
     ChatBhumi(model="openai/qwen", base_url=server.url, api_key=KEY, max_tokens=7).invoke("x")
     body = sent(server)

@@ -29,8 +29,8 @@ from langchain_bhumi import (
     StreamCutError,
     StreamErrorEvent,
 )
+from langchain_bhumi.core.decoding import describe_error
 from langchain_bhumi.core.errors import BODY_EXCERPT_LIMIT, excerpt
-from langchain_bhumi.core.transport import describe_error
 from tests.support.server import Scripted, ScriptedServer
 from tests.unit._transport_support import (
     MODES,

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from langchain_bhumi.core.events import ReasoningDelta, TextDelta, ToolCallDone
 from langchain_bhumi.core.framing import SSEFramer
-from langchain_bhumi.protocols.openai_chat import OpenAIChatProtocol
+from langchain_bhumi.protocols.openai_chat.client import OpenAIChatProtocol
 
 
 def frames_of(pieces: list[bytes]) -> tuple[list[tuple[str, str]], bool]:

@@ -35,7 +35,7 @@ from langchain_bhumi.core.events import (
     Usage,
 )
 from langchain_bhumi.protocols.base import ChatRequest
-from langchain_bhumi.protocols.gemini import GeminiProtocol
+from langchain_bhumi.protocols.gemini.client import GeminiProtocol
 
 PROTOCOL = GeminiProtocol()
 

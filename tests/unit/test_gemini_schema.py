@@ -8,7 +8,7 @@ from typing import Any, Literal
 import pytest
 from pydantic import BaseModel, Field
 
-from langchain_bhumi.protocols._gemini_schema import (
+from langchain_bhumi.protocols.gemini.schema import (
     UnsupportedSchema,
     is_empty_object,
     json_schema_for_gemini,

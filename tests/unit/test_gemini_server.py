@@ -36,10 +36,10 @@ from langchain_bhumi.core.events import (
     ToolCallDone,
     Usage,
 )
-from langchain_bhumi.protocols._gemini_schema import from_gemini_schema, to_gemini_schema
 from langchain_bhumi.protocols.base import ChatRequest, IncomingRequest, RequestDecodeError
-from langchain_bhumi.protocols.gemini import GeminiProtocol
-from langchain_bhumi.protocols.gemini_server import (
+from langchain_bhumi.protocols.gemini.client import GeminiProtocol
+from langchain_bhumi.protocols.gemini.schema import from_gemini_schema, to_gemini_schema
+from langchain_bhumi.protocols.gemini.server import (
     GeminiIncomingRequest,
     GeminiServer,
     encode_usage,

@@ -25,7 +25,7 @@ from langchain_bhumi.core.events import (
 )
 from langchain_bhumi.core.framing import ServerSentEvent
 from langchain_bhumi.protocols.base import ChatRequest
-from langchain_bhumi.protocols.openai_chat import (
+from langchain_bhumi.protocols.openai_chat.client import (
     OpenAIChatProtocol,
     encode_message,
     encode_tool_choice,

@@ -29,9 +29,10 @@ from langchain_bhumi import (
     ServerError,
     StreamCutError,
 )
+from langchain_bhumi.core.config import RetryPolicy, Timeouts
 from langchain_bhumi.core.events import StreamEvent, TextDelta
-from langchain_bhumi.core.transport import HTTPRequest, RetryPolicy, Timeouts, Transport
-from langchain_bhumi.protocols.openai_chat import OpenAIChatStreamDecoder
+from langchain_bhumi.core.transport import HTTPRequest, Transport
+from langchain_bhumi.protocols.openai_chat.client import OpenAIChatStreamDecoder
 from tests.support.server import Scripted, ScriptedServer, split_at
 from tests.unit._transport_support import (
     HANG_GUARD,

@@ -3,7 +3,7 @@
 `AnthropicServer.decode_request` turns a client's Messages request into LangChain messages
 and a neutral `ChatRequest`; `AnthropicEncoder` turns normalized events back into the
 Messages SSE sequence (or one `message` object). The client direction is in
-`anthropic.py`; this module is its inverse and shares its names and state keys.
+`client.py`; this module is its inverse and shares its names and state keys.
 
 Requests:
 
@@ -95,7 +95,7 @@ from langchain_bhumi.core.events import (
     Usage,
 )
 from langchain_bhumi.core.toolcalls import is_complete_json
-from langchain_bhumi.protocols.anthropic import SERVER_TOOL_BLOCKS, THINKING_BLOCKS
+from langchain_bhumi.protocols.anthropic.client import SERVER_TOOL_BLOCKS, THINKING_BLOCKS
 from langchain_bhumi.protocols.base import (
     ChatRequest,
     IncomingRequest,
@@ -276,6 +276,14 @@ class AnthropicServer(ServerCodec):
             "type": "error",
             "error": {"type": anthropic_error_type(status, error_type), "message": message},
         }
+
+    def count_tokens_request(self, body: dict[str, Any]) -> dict[str, Any]:
+        """`/v1/messages/count_tokens` counts the whole Messages request."""
+        return body
+
+    def count_tokens_response(self, total: int) -> dict[str, Any]:
+        """The `/v1/messages/count_tokens` answer."""
+        return {"input_tokens": total}
 
 
 def wants_thinking(chat: ChatRequest) -> bool:
@@ -626,7 +634,7 @@ _NONE, _TEXT, _THINKING, _TOOL, _WHOLE = range(5)
 _REFUSAL_BLOCK = -1  # `TextDelta.block`-like key of the refusal text block
 
 
-class _Call:
+class _OpenToolBlock:
     """One tool call's block, while the encoder knows about it."""
 
     __slots__ = ("block", "closed", "done", "index", "parts")
@@ -672,9 +680,9 @@ class AnthropicEncoder(ResponseEncoder):
         self._key = 0
         self._signed = False
         self._next = 0
-        self._calls: dict[int, _Call] = {}
+        self._calls: dict[int, _OpenToolBlock] = {}
         self._tool_blocks = 0
-        self._waiting: _Call | None = None  # an open call whose arguments are incomplete
+        self._waiting: _OpenToolBlock | None = None  # an open call whose arguments are incomplete
         self._held: list[StreamEvent] = []
         self._flushing = False
         self._hidden: list[str] = []  # unsigned reasoning not shown (yet)
@@ -855,7 +863,7 @@ class AnthropicEncoder(ResponseEncoder):
             self._hidden = []
             name = event.name or ""
             block: dict[str, Any] = {"type": "tool_use", "id": event.id, "name": name, "input": {}}
-            call = self._calls[event.index] = _Call(event.index, self._next)
+            call = self._calls[event.index] = _OpenToolBlock(event.index, self._next)
             self._tool_blocks += 1
             self._begin(_TOOL, event.index, block, frames)
             args = event.args if isinstance(event, ToolCallDelta) else event.args_text
@@ -879,14 +887,14 @@ class AnthropicEncoder(ResponseEncoder):
         if self._waiting is call and call.complete():
             self._close(frames)
 
-    def _args(self, call: _Call, args: str, frames: list[bytes]) -> None:
+    def _args(self, call: _OpenToolBlock, args: str, frames: list[bytes]) -> None:
         if args:
             call.parts.append(args)
             frames.append(
                 _DELTA + str(call.block).encode() + _JSON_DELTA + _json(args) + _DELTA_END
             )
 
-    def _call_done(self, call: _Call, frames: list[bytes]) -> None:
+    def _call_done(self, call: _OpenToolBlock, frames: list[bytes]) -> None:
         call.done = True
         if not call.closed and self._open == _TOOL and self._key == call.index:
             self._close(frames)

@@ -53,6 +53,7 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
+from langchain_bhumi.core.decoding import FrameDecoder, normalize_finish, stream_error
 from langchain_bhumi.core.errors import (
     ConfigurationError,
     InvalidStreamDataError,
@@ -60,7 +61,6 @@ from langchain_bhumi.core.errors import (
     StreamErrorEvent,
 )
 from langchain_bhumi.core.events import (
-    Finish,
     ProviderState,
     ReasoningDelta,
     ResponseInfo,
@@ -70,8 +70,8 @@ from langchain_bhumi.core.events import (
 )
 from langchain_bhumi.core.framing import WHOLE_BODY, Frame, Framer, SSEFramer, WholeBodyFramer
 from langchain_bhumi.core.toolcalls import ToolCallAssembler
-from langchain_bhumi.core.transport import FrameDecoder, describe_error
-from langchain_bhumi.protocols._content import (
+from langchain_bhumi.protocols.base import ChatProtocol, ChatRequest, ToolChoice
+from langchain_bhumi.protocols.content import (
     MediaPart,
     OtherPart,
     Part,
@@ -79,7 +79,6 @@ from langchain_bhumi.protocols._content import (
     TextPart,
     content_parts,
 )
-from langchain_bhumi.protocols.base import ChatProtocol, ChatRequest, ToolChoice
 
 logger = logging.getLogger("langchain_bhumi")
 
@@ -301,14 +300,6 @@ class AnthropicProtocol(ChatProtocol):
 
     def stream_decoder(self) -> AnthropicStreamDecoder:
         return AnthropicStreamDecoder()
-
-    def decode_response(self, body: Any) -> list[StreamEvent]:
-        if not isinstance(body, dict):
-            raise InvalidStreamDataError("expected a JSON object", data=json.dumps(body))
-        decoder = AnthropicStreamDecoder()
-        out: list[StreamEvent] = []
-        decoder.decode_message(body, out)
-        return decoder.close_into(out)
 
 
 # --- request encoding -----------------------------------------------------------------------
@@ -691,17 +682,6 @@ def decode_usage(usage: dict[str, Any]) -> Usage:
     )
 
 
-def normalize_finish(native: str | None, has_calls: bool) -> Finish | None:
-    """The normalized finish reason (`tool_calls` when calls were made and the model
-    stopped normally)."""
-    if native is None:
-        return Finish("tool_calls") if has_calls else None
-    reason = FINISH_REASONS.get(native, native)
-    if has_calls and reason == "stop":
-        reason = "tool_calls"
-    return Finish(reason, native)
-
-
 class _Block:
     """What one open content block is, and what it has collected so far."""
 
@@ -785,7 +765,7 @@ class AnthropicStreamDecoder(FrameDecoder):
             elif kind == "message_stop":
                 self.done = True
             elif kind == "error" or frame.event == "error" or "error" in event:
-                raise _stream_error(event)
+                raise stream_error(event)
             elif frame.event == WHOLE_BODY:
                 self.decode_message(event, out)
                 self.done = True
@@ -812,15 +792,20 @@ class AnthropicStreamDecoder(FrameDecoder):
         if self._citations:
             out.append(ProviderState(CITATIONS, self._citations))
         out.append(self._info)
-        finish = normalize_finish(self._stop_reason, self.tools.calls_seen > 0)
+        finish = normalize_finish(self._stop_reason, self.tools.calls_seen > 0, FINISH_REASONS)
         if finish is not None:
             out.append(finish)
         return out
 
+    def decode_body(self, body: Any, out: list[StreamEvent]) -> None:
+        if not isinstance(body, dict):
+            raise InvalidStreamDataError("expected a JSON object", data=json.dumps(body))
+        self.decode_message(body, out)
+
     def decode_message(self, message: dict[str, Any], out: list[StreamEvent]) -> None:
         """Decode a whole (non-streamed) message into `out`, as its stream would be."""
         if message.get("type") == "error" or "error" in message:
-            raise _stream_error(message)
+            raise stream_error(message)
         self._message_start(message, out)
         for index, block in enumerate(message.get("content") or ()):
             if isinstance(block, dict):
@@ -965,15 +950,6 @@ def _finished(block: _Block) -> dict[str, Any]:
     return replay
 
 
-def _stream_error(payload: Any) -> StreamErrorEvent:
-    error_type, message, _ = describe_error(payload)
-    return StreamErrorEvent(
-        error_type=error_type,
-        error_message=message or json.dumps(payload)[:500],
-        payload=payload,
-    )
-
-
 __all__ = [
     "API_VERSION",
     "CITATIONS",
@@ -992,6 +968,5 @@ __all__ = [
     "encode_tool",
     "encode_tool_choice",
     "encode_tool_result",
-    "normalize_finish",
     "supports_native_json_schema",
 ]

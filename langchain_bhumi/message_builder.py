@@ -161,7 +161,7 @@ class MessageBuilder:
         if not self._v1:
             derived = _derived_calls(call_chunks)
             if derived is not None:
-                # Exactly what validation would build (tests/unit/test_output.py), without
+                # Exactly what validation would build (tests/unit/test_message_builder.py), without
                 # LangChain's partial-JSON parse of every argument piece. Every field that
                 # has a default factory is passed: pydantic inspects a factory's signature
                 # on each call it makes (60x slower than validating).

@@ -34,14 +34,13 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
+from langchain_bhumi.core.decoding import FrameDecoder, normalize_finish, stream_error
 from langchain_bhumi.core.errors import (
     ConfigurationError,
     InvalidStreamDataError,
     StreamCutError,
-    StreamErrorEvent,
 )
 from langchain_bhumi.core.events import (
-    Finish,
     ProviderState,
     ReasoningDelta,
     RefusalDelta,
@@ -52,8 +51,8 @@ from langchain_bhumi.core.events import (
 )
 from langchain_bhumi.core.framing import WHOLE_BODY, Frame, Framer, SSEFramer, WholeBodyFramer
 from langchain_bhumi.core.toolcalls import ToolCallAssembler
-from langchain_bhumi.core.transport import FrameDecoder, describe_error
-from langchain_bhumi.protocols._content import (
+from langchain_bhumi.protocols.base import TOOL_CALL_EXTRAS, ChatProtocol, ChatRequest, ToolChoice
+from langchain_bhumi.protocols.content import (
     MediaPart,
     OtherPart,
     ReasoningPart,
@@ -62,7 +61,6 @@ from langchain_bhumi.protocols._content import (
     text_of,
     tool_result_text,
 )
-from langchain_bhumi.protocols.base import TOOL_CALL_EXTRAS, ChatProtocol, ChatRequest, ToolChoice
 
 FINISH_REASONS = {
     "stop": "stop",
@@ -89,16 +87,6 @@ _INFO_FIELDS = {
 # Keys under which a provider may send per-message state to be sent back.
 REASONING_DETAILS = "reasoning_details"
 EXTRA_CONTENT = "extra_content"
-
-
-def normalize_finish(native: str | None, has_calls: bool) -> Finish | None:
-    """The normalized finish reason; `stop` with tool calls pending becomes `tool_calls`."""
-    if native is None:
-        return Finish("tool_calls") if has_calls else None
-    reason = FINISH_REASONS.get(native, native)
-    if has_calls and reason == "stop":
-        reason = "tool_calls"
-    return Finish(reason, native)
 
 
 class OpenAIChatProtocol(ChatProtocol):
@@ -148,15 +136,6 @@ class OpenAIChatProtocol(ChatProtocol):
 
     def stream_decoder(self) -> OpenAIChatStreamDecoder:
         return OpenAIChatStreamDecoder()
-
-    def decode_response(self, body: Any) -> list[StreamEvent]:
-        decoder = OpenAIChatStreamDecoder()
-        if not isinstance(body, dict):
-            raise InvalidStreamDataError("expected a JSON object", data=json.dumps(body))
-        events: list[StreamEvent] = []
-        decoder.decode_chunk(body, events, whole=True)
-        decoder.done = True
-        return decoder.close_into(events)
 
 
 # --- request encoding -------------------------------------------------------------------
@@ -362,12 +341,12 @@ class OpenAIChatStreamDecoder(FrameDecoder):
                 chunk = json.loads(data)
             except ValueError:
                 if frame.event == "error":
-                    raise _stream_error(data) from None
+                    raise stream_error(data) from None
                 raise InvalidStreamDataError(
                     "a stream frame is not valid JSON", data=data
                 ) from None
             if frame.event == "error" or (isinstance(chunk, dict) and chunk.get("error")):
-                raise _stream_error(chunk)
+                raise stream_error(chunk)
             if not isinstance(chunk, dict):
                 raise InvalidStreamDataError("a stream frame is not a JSON object", data=data)
             whole = frame.event == WHOLE_BODY
@@ -383,6 +362,12 @@ class OpenAIChatStreamDecoder(FrameDecoder):
             )
         return self.close_into([])
 
+    def decode_body(self, body: Any, out: list[StreamEvent]) -> None:
+        if not isinstance(body, dict):
+            raise InvalidStreamDataError("expected a JSON object", data=json.dumps(body))
+        self.decode_chunk(body, out, whole=True)
+        self.done = True
+
     def close_into(self, out: list[StreamEvent]) -> list[StreamEvent]:
         self.tools.finish(out)
         if self._usage is not None:
@@ -392,7 +377,7 @@ class OpenAIChatStreamDecoder(FrameDecoder):
         if self._extra_content:
             out.append(ProviderState(EXTRA_CONTENT, self._extra_content))
         out.append(self._info)
-        finish = normalize_finish(self._finish, self.tools.calls_seen > 0)
+        finish = normalize_finish(self._finish, self.tools.calls_seen > 0, FINISH_REASONS)
         if finish is not None:
             out.append(finish)
         return out
@@ -500,18 +485,3 @@ def _decode_content_list(content: list[Any], out: list[StreamEvent]) -> None:
                 text = "".join(p.get("text", "") for p in thinking if isinstance(p, dict))
                 if text:
                     out.append(ReasoningDelta(text))
-
-
-def _stream_error(chunk: Any) -> StreamErrorEvent:
-    if isinstance(chunk, str):
-        return StreamErrorEvent(error_type=None, error_message=chunk[:500], payload=chunk)
-    error_type, message, _ = describe_error(chunk)
-    if isinstance(chunk, dict) and isinstance(chunk.get("error"), dict):
-        code = chunk["error"].get("code")
-        if code and isinstance(code, str) and error_type != code:
-            error_type = f"{error_type}/{code}" if error_type else code
-    return StreamErrorEvent(
-        error_type=error_type,
-        error_message=message or json.dumps(chunk)[:500],
-        payload=chunk,
-    )

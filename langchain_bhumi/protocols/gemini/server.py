@@ -4,7 +4,7 @@
 into LangChain messages and a neutral `ChatRequest`; `GeminiEncoder` turns normalized
 events back into `GenerateContentResponse` chunks (SSE for `alt=sse`, otherwise one JSON
 array streamed element by element) or one whole response. It is the inverse of the
-client direction in `gemini.py`, and keeps its conventions, so that a conversation that
+client direction in `client.py`, and keeps its conventions, so that a conversation that
 went through the proxy replays to a Gemini backend exactly.
 
 Requests (camelCase or snake_case field names, as the API accepts):
@@ -118,11 +118,6 @@ from langchain_bhumi.core.events import (
     ToolCallDone,
     Usage,
 )
-from langchain_bhumi.protocols._gemini_schema import (
-    UnsupportedSchema,
-    from_gemini_schema,
-    lowercase_types,
-)
 from langchain_bhumi.protocols.base import (
     TOOL_CALL_EXTRAS,
     ChatRequest,
@@ -132,7 +127,7 @@ from langchain_bhumi.protocols.base import (
     ServerCodec,
     ToolChoice,
 )
-from langchain_bhumi.protocols.gemini import (
+from langchain_bhumi.protocols.gemini.client import (
     EXTRA_CONTENT,
     FINISH_REASONS,
     GOOGLE,
@@ -140,6 +135,11 @@ from langchain_bhumi.protocols.gemini import (
     THOUGHT_SIGNATURE,
     _get,
     _signature,
+)
+from langchain_bhumi.protocols.gemini.schema import (
+    UnsupportedSchema,
+    from_gemini_schema,
+    lowercase_types,
 )
 
 logger = logging.getLogger("langchain_bhumi")
@@ -340,6 +340,11 @@ class GeminiServer(ServerCodec):
             "error": {"code": status, "message": message, "status": status_name(status, error_type)}
         }
 
+    def count_tokens_request(self, body: dict[str, Any]) -> dict[str, Any]:
+        """`:countTokens` counts `generateContentRequest` when given, else the body."""
+        inner = _get(body, "generateContentRequest", "generate_content_request")
+        return inner if isinstance(inner, dict) else body
+
     def count_tokens_response(self, total: int) -> dict[str, Any]:
         """The `:countTokens` answer."""
         return {"totalTokens": total}
@@ -394,7 +399,9 @@ def _system_messages(instruction: Any) -> list[BaseMessage]:
 
 
 @dataclass(slots=True)
-class _Call:
+class _AwaitedCall:
+    """A model turn's function call, waiting for its `functionResponse` in a later turn."""
+
     id: str
     name: str
     position: int
@@ -410,7 +417,7 @@ def decode_contents(contents: list[Any]) -> list[BaseMessage]:
     """
     messages: list[BaseMessage] = []
     used_ids: set[str] = set()
-    open_calls: list[_Call] = []
+    open_calls: list[_AwaitedCall] = []
     for role, parts in _turns(contents):
         if role == "model":
             message, open_calls = _model_turn(parts, used_ids)
@@ -486,13 +493,13 @@ def _where(content_index: int, part_index: int) -> str:
     return f"contents[{content_index}].parts[{part_index}]"
 
 
-def _model_turn(parts: list[_Located], used_ids: set[str]) -> tuple[AIMessage, list[_Call]]:
+def _model_turn(parts: list[_Located], used_ids: set[str]) -> tuple[AIMessage, list[_AwaitedCall]]:
     blocks: list[dict[str, Any]] = []
     texts: list[str] = []
     plain = True  # only text: the content is one string
     thought: list[str] = []
     tool_calls: list[ToolCall] = []
-    calls: list[_Call] = []
+    calls: list[_AwaitedCall] = []
     extras_by_id: dict[str, Any] = {}
     message_signature: str | None = None
 
@@ -515,7 +522,7 @@ def _model_turn(parts: list[_Located], used_ids: set[str]) -> tuple[AIMessage, l
             )
             tool_calls.append(tool_call)
             call_id = tool_call["id"] or ""
-            calls.append(_Call(call_id, tool_call["name"], len(calls)))
+            calls.append(_AwaitedCall(call_id, tool_call["name"], len(calls)))
             if extras:
                 extras_by_id[call_id] = extras
             continue
@@ -590,7 +597,7 @@ def _decode_call(
     return ToolCall(name=name, args=args, id=call_id, type="tool_call"), extras
 
 
-def _user_turn(parts: list[_Located], open_calls: list[_Call]) -> list[BaseMessage]:
+def _user_turn(parts: list[_Located], open_calls: list[_AwaitedCall]) -> list[BaseMessage]:
     responses: list[tuple[str, dict[str, Any]]] = []
     blocks: list[str | dict[str, Any]] = []
     for content_index, part_index, part in parts:
@@ -626,7 +633,7 @@ def _user_turn(parts: list[_Located], open_calls: list[_Call]) -> list[BaseMessa
 
 
 def _answer(
-    responses: list[tuple[str, dict[str, Any]]], open_calls: list[_Call]
+    responses: list[tuple[str, dict[str, Any]]], open_calls: list[_AwaitedCall]
 ) -> list[BaseMessage]:
     """ToolMessages for a turn's function responses, paired with the open calls."""
     if not open_calls:
@@ -635,7 +642,7 @@ def _answer(
             f"{where}: a functionResponse must follow a model turn with functionCall parts"
         )
     by_id = {call.id: call for call in open_calls if not call.answered}
-    paired: list[tuple[_Call, dict[str, Any]]] = []
+    paired: list[tuple[_AwaitedCall, dict[str, Any]]] = []
     rest: list[tuple[str, dict[str, Any]]] = []
     for where, response in responses:
         response_id = response.get("id")
@@ -668,7 +675,7 @@ def _answer(
     return [_tool_message(call, response) for call, response in paired]
 
 
-def _tool_message(call: _Call, response: dict[str, Any]) -> ToolMessage:
+def _tool_message(call: _AwaitedCall, response: dict[str, Any]) -> ToolMessage:
     value = response.get("response")
     status = "success"
     text: str

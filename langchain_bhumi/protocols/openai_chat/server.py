@@ -4,7 +4,7 @@
 `ChatRequest`; `OpenAIChatEncoder` turns normalized events back into
 `chat.completion.chunk` SSE (index-keyed tool-call deltas, `id`/`name` once, a finish
 chunk, usage when `stream_options.include_usage` asked for it, `[DONE]`) or one
-`chat.completion` object. The client direction is in `openai_chat.py`.
+`chat.completion` object. The client direction is in `client.py`.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from langchain_bhumi.core.events import (
     ToolCallDone,
     Usage,
 )
+from langchain_bhumi.core.toolcalls import parse_arguments
 from langchain_bhumi.protocols.base import (
     TOOL_CALL_EXTRAS,
     ChatRequest,
@@ -42,7 +43,7 @@ from langchain_bhumi.protocols.base import (
     ResponseEncoder,
     ServerCodec,
 )
-from langchain_bhumi.protocols.openai_chat import EXTRA_CONTENT, REASONING_DETAILS
+from langchain_bhumi.protocols.openai_chat.client import EXTRA_CONTENT, REASONING_DETAILS
 
 # Request fields this codec understands; others are kept as extras, which the proxy
 # forwards only to a backend that speaks this same format.
@@ -104,6 +105,14 @@ class OpenAIChatServer(ServerCodec):
     def error_body(self, status: int, error_type: str, message: str) -> dict[str, Any]:
         return {"error": {"message": message, "type": error_type, "param": None, "code": None}}
 
+    def models_list(self, names: list[str]) -> dict[str, Any]:
+        """The `GET /v1/models` answer."""
+        data = [
+            {"id": name, "object": "model", "created": 0, "owned_by": "langchain-bhumi"}
+            for name in names
+        ]
+        return {"object": "list", "data": data}
+
 
 def _decode_tool_choice(choice: Any) -> str | dict[str, Any] | None:
     if choice is None or isinstance(choice, str):
@@ -153,11 +162,10 @@ def _decode_assistant(message: dict[str, Any]) -> AIMessage:
         function = call.get("function") or {}
         call_id = str(call.get("id") or "")
         raw = function.get("arguments") or ""
-        try:
-            args = json.loads(raw) if raw.strip() else {}
-        except (ValueError, AttributeError):
-            args = None
-        if isinstance(args, dict):
+        if not isinstance(raw, str):  # some clients send the arguments as an object
+            raw = json.dumps(raw, ensure_ascii=False)
+        args, error = parse_arguments(raw)
+        if args is not None:
             calls.append(
                 ToolCall(name=function.get("name") or "", args=args, id=call_id, type="tool_call")
             )
@@ -167,7 +175,7 @@ def _decode_assistant(message: dict[str, Any]) -> AIMessage:
                     name=function.get("name"),
                     args=raw,
                     id=call_id,
-                    error="not a JSON object",
+                    error=error,
                     type="invalid_tool_call",
                 )
             )

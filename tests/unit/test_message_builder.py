@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from langchain_core.utils.json import parse_partial_json
 
-from langchain_bhumi._output import unrepairable_suffix
+from langchain_bhumi.message_builder import unrepairable_suffix
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=8),
@@ -70,8 +70,8 @@ def test_fast_chunks_equal_validated_chunks(
     from langchain_core.load import dumpd
     from langchain_core.messages import AIMessageChunk
 
-    from langchain_bhumi._output import MessageBuilder
     from langchain_bhumi.core.events import ReasoningDelta, TextDelta, ToolCallDelta
+    from langchain_bhumi.message_builder import MessageBuilder
 
     events: list[Any] = [TextDelta(text)] if text else []
     if reasoning:

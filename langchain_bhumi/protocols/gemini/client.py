@@ -15,7 +15,7 @@ Requests:
 - Tools: OpenAI-style function tools become one `functionDeclarations` tool, with the
   parameter schema converted to Gemini's OpenAPI subset (`parameters`), or sent as JSON
   Schema (`parametersJsonSchema`) when converting would lose meaning (see
-  `_gemini_schema`). Other tool dicts (`{"googleSearch": {}}`, `{"codeExecution": {}}`)
+  `schema.py`). Other tool dicts (`{"googleSearch": {}}`, `{"codeExecution": {}}`)
   pass through. `tool_choice` maps to `toolConfig.functionCallingConfig` (AUTO, ANY,
   NONE, ANY + `allowedFunctionNames` for a named tool). Gemini has no switch for
   parallel calls: `parallel_tool_calls` is not sent.
@@ -81,15 +81,14 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
+from langchain_bhumi.core.decoding import FrameDecoder, normalize_finish, stream_error
 from langchain_bhumi.core.errors import (
     ConfigurationError,
     ContentBlockedError,
     InvalidStreamDataError,
     StreamCutError,
-    StreamErrorEvent,
 )
 from langchain_bhumi.core.events import (
-    Finish,
     ProviderState,
     ReasoningDelta,
     ResponseInfo,
@@ -99,22 +98,22 @@ from langchain_bhumi.core.events import (
 )
 from langchain_bhumi.core.framing import Frame, Framer, JSONArrayFramer, SSEFramer
 from langchain_bhumi.core.toolcalls import ToolCallAssembler
-from langchain_bhumi.core.transport import FrameDecoder, describe_error
-from langchain_bhumi.protocols._content import (
+from langchain_bhumi.protocols.base import TOOL_CALL_EXTRAS, ChatProtocol, ChatRequest, ToolChoice
+from langchain_bhumi.protocols.content import (
     MediaPart,
     OtherPart,
+    Part,
     ReasoningPart,
     TextPart,
     content_parts,
     tool_result_text,
 )
-from langchain_bhumi.protocols._gemini_schema import (
+from langchain_bhumi.protocols.gemini.schema import (
     UnsupportedSchema,
     is_empty_object,
     json_schema_for_gemini,
     to_gemini_schema,
 )
-from langchain_bhumi.protocols.base import TOOL_CALL_EXTRAS, ChatProtocol, ChatRequest, ToolChoice
 
 logger = logging.getLogger("langchain_bhumi")
 
@@ -220,19 +219,6 @@ class GeminiProtocol(ChatProtocol):
 
     def stream_decoder(self) -> GeminiStreamDecoder:
         return GeminiStreamDecoder()
-
-    def decode_response(self, body: Any) -> list[StreamEvent]:
-        """Events of a `generateContent` body (or of a whole streamed JSON array)."""
-        chunks = body if isinstance(body, list) else [body]
-        decoder = GeminiStreamDecoder()
-        events: list[StreamEvent] = []
-        for chunk in chunks:
-            if not isinstance(chunk, dict):
-                raise InvalidStreamDataError("expected a JSON object", data=json.dumps(body))
-            if "error" in chunk:
-                raise _stream_error(chunk)
-            decoder.decode_chunk(chunk, events)
-        return decoder.close_into(events)
 
 
 # --- request encoding -------------------------------------------------------------------
@@ -432,14 +418,19 @@ def encode_messages(
 
 
 def _encode_user_parts(content: str | list[Any]) -> list[dict[str, Any]]:
+    return _encode_parts(content_parts(content))
+
+
+def _encode_parts(pieces: list[Part]) -> list[dict[str, Any]]:
+    """Text, media and native Gemini parts, in order (reasoning is the caller's)."""
     parts: list[dict[str, Any]] = []
-    for part in content_parts(content):
-        if isinstance(part, TextPart):
-            parts.append({"text": part.text})
-        elif isinstance(part, MediaPart):
-            parts.append(encode_media(part))
-        elif isinstance(part, OtherPart):
-            native = _native_part(part.block)
+    for piece in pieces:
+        if isinstance(piece, TextPart):
+            parts.append({"text": piece.text})
+        elif isinstance(piece, MediaPart):
+            parts.append(encode_media(piece))
+        elif isinstance(piece, OtherPart):
+            native = _native_part(piece.block)
             if native is not None:
                 parts.append(native)
     return parts
@@ -487,17 +478,8 @@ def _encode_model_turn(
         if not reasoning and kwargs.get("reasoning_content"):
             reasoning = [str(kwargs["reasoning_content"])]
         parts.extend({"text": text, "thought": True} for text in reasoning)
-    last_text: dict[str, Any] | None = None
-    for piece in pieces:
-        if isinstance(piece, TextPart):
-            last_text = {"text": piece.text}
-            parts.append(last_text)
-        elif isinstance(piece, MediaPart):
-            parts.append(encode_media(piece))
-        elif isinstance(piece, OtherPart):
-            native = _native_part(piece.block)
-            if native is not None:
-                parts.append(native)
+    parts.extend(_encode_parts(pieces))
+    last_text = next((p for p in reversed(parts) if "text" in p and not p.get("thought")), None)
 
     refs: list[_CallRef] = []
     if isinstance(message, AIMessage):
@@ -617,16 +599,6 @@ def _name_of(value: Any, numbers: dict[int, str]) -> str | None:
     if isinstance(value, int):
         return numbers.get(value, str(value))
     return str(value)
-
-
-def normalize_finish(native: str | None, has_calls: bool) -> Finish | None:
-    """The normalized finish reason; STOP with tool calls becomes `tool_calls`."""
-    if native is None:
-        return Finish("tool_calls") if has_calls else None
-    reason = FINISH_REASONS.get(native, native)
-    if has_calls and reason == "stop":
-        reason = "tool_calls"
-    return Finish(reason, native)
 
 
 def decode_usage(usage: dict[str, Any]) -> Usage | None:
@@ -804,14 +776,14 @@ class GeminiStreamDecoder(FrameDecoder):
                     self._done_marker = True
                     continue
                 if frame.event == "error":
-                    raise _stream_error(data) from None
+                    raise stream_error(data) from None
                 raise InvalidStreamDataError(
                     "a stream frame is not valid JSON", data=data
                 ) from None
             if not isinstance(chunk, dict):
                 raise InvalidStreamDataError("a stream frame is not a JSON object", data=data)
             if "error" in chunk or frame.event == "error":
-                raise _stream_error(chunk)
+                raise stream_error(chunk)
             self.decode_chunk(chunk, out)
 
     def close(self) -> list[StreamEvent]:
@@ -827,6 +799,15 @@ class GeminiStreamDecoder(FrameDecoder):
             )
         return self.close_into([])
 
+    def decode_body(self, body: Any, out: list[StreamEvent]) -> None:
+        """A `generateContent` body (or a whole streamed JSON array)."""
+        for chunk in body if isinstance(body, list) else [body]:
+            if not isinstance(chunk, dict):
+                raise InvalidStreamDataError("expected a JSON object", data=json.dumps(body))
+            if "error" in chunk:
+                raise stream_error(chunk)
+            self.decode_chunk(chunk, out)
+
     def close_into(self, out: list[StreamEvent]) -> list[StreamEvent]:
         """Append the final events: pending calls, usage, signatures, info, finish."""
         self._end_calls(out)
@@ -838,7 +819,7 @@ class GeminiStreamDecoder(FrameDecoder):
             state = {GOOGLE: {THOUGHT_SIGNATURE: self._signatures[0]}}
             out.append(ProviderState(EXTRA_CONTENT, state))
         out.append(self._info)
-        finish = normalize_finish(self._finish, self.tools.calls_seen > 0)
+        finish = normalize_finish(self._finish, self.tools.calls_seen > 0, FINISH_REASONS)
         if finish is not None:
             out.append(finish)
         return out
@@ -958,17 +939,6 @@ class GeminiStreamDecoder(FrameDecoder):
         self.tools.finish(out)
 
 
-def _stream_error(chunk: Any) -> StreamErrorEvent:
-    if isinstance(chunk, str):
-        return StreamErrorEvent(error_type=None, error_message=chunk[:500], payload=chunk)
-    error_type, message, _ = describe_error(chunk)
-    return StreamErrorEvent(
-        error_type=error_type,
-        error_message=message or json.dumps(chunk)[:500],
-        payload=chunk,
-    )
-
-
 __all__ = [
     "GeminiProtocol",
     "GeminiStreamDecoder",
@@ -976,5 +946,4 @@ __all__ = [
     "encode_messages",
     "encode_tool_choice",
     "encode_tools",
-    "normalize_finish",
 ]

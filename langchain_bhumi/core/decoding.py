@@ -1,0 +1,176 @@
+"""What every wire format's response decoder is, and the pieces they all share.
+
+A decoder turns the frames of one response (see `framing.py`) into normalized events
+(`events.py`), whether the response was streamed or came whole: `FrameDecoder.feed`
+decodes the frames of one network read; `close` ends a stream (checking the format's end
+marker); `decode_whole` reads a non-streamed body through the same code, so both paths
+build the same message. `close_into` appends what is emitted once per response (pending
+tool calls, usage, provider state, response info, finish reason).
+
+Shared here so that a new format writes only what is its own: `normalize_finish` (each
+format brings its table of finish reasons), `stream_error` (an error object inside a
+stream, in any common shape) and `describe_error` (the same for error bodies).
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from langchain_bhumi.core.errors import BrokenStreamError, StreamErrorEvent
+from langchain_bhumi.core.events import Finish, StreamEvent
+from langchain_bhumi.core.framing import Frame, Framer
+
+
+class StreamDecoder(Protocol):
+    """Turns one response's frames into normalized events (one per protocol module)."""
+
+    def new_framer(self, content_type: str) -> Framer:
+        """The framing of a response with this Content-Type (SSE, JSON array, ...)."""
+        ...
+
+    def feed(self, frames: list[Frame]) -> list[StreamEvent]:
+        """Decode the frames of one network read. Raises `BrokenStreamError` subclasses."""
+        ...
+
+    def close(self) -> list[StreamEvent]:
+        """The body ended: return the final events, or raise `StreamCutError` if the
+        protocol's end marker never came."""
+        ...
+
+    @property
+    def ending(self) -> str:
+        """How the stream ended, for the log (`"[DONE]"`, `"message_stop"`, ...)."""
+        ...
+
+
+class FrameDecoder(ABC):
+    """Base of the protocol decoders: `feed` runs `decode_frames` and, if a frame fails,
+    hands the events decoded before it to the error (`pending`), so the transport can
+    deliver them: nothing that arrived is lost because a later frame was bad."""
+
+    __slots__ = ()
+
+    @abstractmethod
+    def new_framer(self, content_type: str) -> Framer:
+        """The framing of a response with this Content-Type (SSE, JSON array, ...)."""
+
+    @abstractmethod
+    def close(self) -> list[StreamEvent]:
+        """The body ended: the final events, or `StreamCutError` if the format's end marker
+        never came."""
+
+    @property
+    @abstractmethod
+    def ending(self) -> str:
+        """How the stream ended, for the log (`"[DONE]"`, `"message_stop"`, ...)."""
+
+    def feed(self, frames: list[Frame]) -> list[StreamEvent]:
+        out: list[StreamEvent] = []
+        try:
+            self.decode_frames(frames, out)
+        except BrokenStreamError as exc:
+            exc.pending = out
+            raise
+        return out
+
+    @abstractmethod
+    def decode_frames(self, frames: list[Frame], out: list[StreamEvent]) -> None:
+        """Decode the frames of one network read into `out`."""
+
+    @abstractmethod
+    def decode_body(self, body: Any, out: list[StreamEvent]) -> None:
+        """Decode a whole non-streamed response body into `out`, as its stream would be."""
+
+    @abstractmethod
+    def close_into(self, out: list[StreamEvent]) -> list[StreamEvent]:
+        """Append the once-per-response events (pending calls, usage, state, info,
+        finish) to `out` and return it."""
+
+    def decode_whole(self, body: Any) -> list[StreamEvent]:
+        """The events of one non-streamed response body."""
+        out: list[StreamEvent] = []
+        self.decode_body(body, out)
+        return self.close_into(out)
+
+
+def normalize_finish(
+    native: str | None, has_calls: bool, table: Mapping[str, str]
+) -> Finish | None:
+    """The normalized finish reason from a format's own word (`table` maps it to `stop`,
+    `length`, `tool_calls` or `content_filter`; other words pass through). A normal stop
+    after tool calls, or no reason at all with calls pending, is `tool_calls`."""
+    if native is None:
+        return Finish("tool_calls") if has_calls else None
+    reason = table.get(native, native)
+    if has_calls and reason == "stop":
+        reason = "tool_calls"
+    return Finish(reason, native)
+
+
+def stream_error(payload: Any) -> StreamErrorEvent:
+    """An error the server sent inside a 2xx stream, from its payload (an error object in
+    any shape `describe_error` knows, or plain text)."""
+    if isinstance(payload, str):
+        return StreamErrorEvent(error_type=None, error_message=payload[:500], payload=payload)
+    error_type, message, _ = describe_error(payload)
+    if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+        code = payload["error"].get("code")  # OpenAI-style: `type` and a textual `code`
+        if code and isinstance(code, str) and error_type != code:
+            error_type = f"{error_type}/{code}" if error_type else code
+    return StreamErrorEvent(
+        error_type=error_type,
+        error_message=message or json.dumps(payload)[:500],
+        payload=payload,
+    )
+
+
+def describe_error(payload: Any) -> tuple[str | None, str | None, float | None]:
+    """`(type, message, retry_after)` from a provider's error body, in any common shape.
+
+    Handles OpenAI/Groq/OpenRouter `{"error": {"message", "type", "code"}}`, Anthropic
+    `{"type": "error", "error": {"type", "message"}}`, Google `{"error": {"code",
+    "message", "status", "details": [RetryInfo...]}}` (also wrapped in a list), vLLM and
+    Mistral `{"object": "error", "message", "type"}`, FastAPI `{"detail": ...}`, and
+    `{"error": "text"}`.
+    """
+    if isinstance(payload, list) and payload:
+        payload = payload[0]
+    if not isinstance(payload, dict):
+        return None, None, None
+    error = payload.get("error", payload)
+    if isinstance(error, str):
+        return None, error, None
+    if not isinstance(error, dict):
+        return None, None, None
+    message = error.get("message") or error.get("detail") or error.get("msg")
+    if message is not None and not isinstance(message, str):
+        message = json.dumps(message)
+    error_type = error.get("type") or error.get("status") or error.get("code")
+    if error_type == "error":  # Anthropic's envelope type
+        error_type = None
+    retry_after = None
+    for detail in error.get("details") or ():
+        if isinstance(detail, dict) and "retryDelay" in detail:
+            retry_after = _parse_duration(detail["retryDelay"])
+    return (str(error_type) if error_type is not None else None), message, retry_after
+
+
+def _parse_duration(value: Any) -> float | None:
+    if isinstance(value, str) and value.endswith("s"):
+        try:
+            return float(value[:-1])
+        except ValueError:
+            return None
+    return None
+
+
+__all__ = [
+    "FrameDecoder",
+    "StreamDecoder",
+    "describe_error",
+    "normalize_finish",
+    "stream_error",
+]
