@@ -29,6 +29,10 @@ _SERVERS: dict[str, tuple[str, str]] = {
     "openai_chat": ("langchain_bhumi.protocols.openai_chat.server", "OpenAIChatServer"),
     "anthropic": ("langchain_bhumi.protocols.anthropic.server", "AnthropicServer"),
     "gemini": ("langchain_bhumi.protocols.gemini.server", "GeminiServer"),
+    "openai_responses": (
+        "langchain_bhumi.protocols.openai_responses.server",
+        "OpenAIResponsesServer",
+    ),
 }
 _LOADED: dict[tuple[str, str], object] = {}  # (direction, name) -> codec
 

@@ -177,6 +177,10 @@ class ResponseEncoder(ABC):
     def complete(self, events: list[StreamEvent]) -> dict[str, Any]:
         """The whole non-streamed response body."""
 
+    def set_backend(self, *, provider: str, wire_format: str) -> None:  # noqa: B027
+        """Told which backend answers, for encoders that carry its state to the client;
+        most encoders need not know."""
+
 
 class ServerCodec(ABC):
     """A wire format, server direction: what a proxy frontend needs."""

@@ -2,7 +2,8 @@
 
 LangChain messages carry content as a string or a list of blocks in several dialects:
 v1 standard blocks (`{"type": "image", "base64": ..., "mime_type": ...}`), v0 data blocks
-(`"source_type"`), OpenAI chat blocks (`image_url`, `input_audio`, `file`), Anthropic
+(`"source_type"`), OpenAI chat blocks (`image_url`, `input_audio`, `file`), OpenAI
+Responses parts (`input_text`, `output_text`, `input_image`, `input_file`), Anthropic
 blocks (`image`/`document` with a `source`, `thinking`, `redacted_thinking`). Protocol
 modules encode from these parts, so each dialect is understood in one place.
 """
@@ -143,6 +144,24 @@ def _block_part(block: dict[str, Any]) -> Part | None:
         return _standard_media(media, block)
     if kind == "text-plain":
         return TextPart(str(block.get("text", "")))
+    if kind in ("input_text", "output_text"):  # OpenAI Responses
+        text = block.get("text", "")
+        return TextPart(text) if text else None
+    if kind == "input_image":
+        if block.get("file_id"):
+            return MediaPart("image", file_id=block["file_id"], detail=block.get("detail"))
+        return _media_from_url("image", str(block.get("image_url") or ""), block.get("detail"))
+    if kind == "input_file":
+        if block.get("file_id"):
+            return MediaPart("file", file_id=block["file_id"], filename=block.get("filename"))
+        data = block.get("file_data")
+        if data:
+            parsed = parse_data_url(str(data))
+            mime, data = parsed if parsed else (None, str(data))  # bare base64 is allowed
+            return MediaPart("file", mime_type=mime, data=data, filename=block.get("filename"))
+        if block.get("file_url"):
+            return MediaPart("file", url=str(block["file_url"]), filename=block.get("filename"))
+        return OtherPart(block)
     return OtherPart(block)
 
 

@@ -16,14 +16,16 @@ from langchain_bhumi.proxy.service import ProxyApp
 
 
 def default_codecs() -> dict[str, ServerCodec]:
-    """Every registered frontend, by format name (`openai_chat`, `anthropic`, `gemini`)."""
+    """Every registered frontend, by format name (`openai_chat`, `openai_responses`,
+    `anthropic`, `gemini`)."""
     return {name: get_server_codec(name) for name in server_formats()}
 
 
 def create_app(config: ProxyConfig, codecs: dict[str, ServerCodec] | None = None) -> Starlette:
     """The proxy as an ASGI app.
 
-    Routes: `POST /v1/chat/completions`, `GET /v1/models` (OpenAI); `POST /v1/messages`,
+    Routes: `POST /v1/chat/completions`, `POST /v1/responses`, `GET /v1/models` (OpenAI);
+    `POST /v1/messages`,
     `POST /v1/messages/count_tokens` (Anthropic); `POST /v1beta/models/{model}:generateContent`,
     `:streamGenerateContent` (`alt=sse` or a JSON array), `:countTokens`,
     `GET /v1beta/models` (Gemini); `GET /health`.

@@ -29,6 +29,7 @@ def estimate_tokens(body: dict[str, Any]) -> int:
 def build(proxy: ProxyApp, codecs: dict[str, ServerCodec]) -> list[Route]:
     """The routes of every frontend in `codecs` (keyed by format name)."""
     openai, anthropic, gemini = codecs["openai_chat"], codecs["anthropic"], codecs["gemini"]
+    responses = codecs["openai_responses"]
 
     async def health(request: Request) -> Response:
         return JSONResponse(
@@ -54,6 +55,9 @@ def build(proxy: ProxyApp, codecs: dict[str, ServerCodec]) -> list[Route]:
 
     async def openai_models(request: Request) -> Response:
         return models(openai)
+
+    async def openai_responses(request: Request) -> Response:
+        return await proxy.handle(request, responses)
 
     async def anthropic_messages(request: Request) -> Response:
         return await proxy.handle(request, anthropic)
@@ -85,6 +89,8 @@ def build(proxy: ProxyApp, codecs: dict[str, ServerCodec]) -> list[Route]:
         Route("/v1/chat/completions", openai_chat, methods=["POST"]),
         Route("/chat/completions", openai_chat, methods=["POST"]),
         Route("/v1/models", openai_models, methods=["GET"]),
+        Route("/v1/responses", openai_responses, methods=["POST"]),
+        Route("/responses", openai_responses, methods=["POST"]),
         Route("/v1/messages", anthropic_messages, methods=["POST"]),
         Route("/v1/messages/count_tokens", anthropic_count, methods=["POST"]),
         Route("/v1beta/models", gemini_models, methods=["GET"]),

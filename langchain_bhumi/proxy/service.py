@@ -40,6 +40,7 @@ from langchain_bhumi.protocols.base import (
     ChatRequest,
     IncomingRequest,
     RequestDecodeError,
+    ResponseEncoder,
     ServerCodec,
 )
 from langchain_bhumi.providers import resolve_provider
@@ -77,6 +78,12 @@ class Backend:
     @property
     def format(self) -> str:
         return self.client.protocol.name
+
+    def encoder(self, codec: ServerCodec, incoming: IncomingRequest, rid: str) -> ResponseEncoder:
+        """The frontend's encoder for an answer from this backend."""
+        encoder = codec.response_encoder(incoming, response_id=rid)
+        encoder.set_backend(provider=self.client.spec.name, wire_format=self.format)
+        return encoder
 
     async def aclose(self) -> None:
         await self.client.transport.aclose()
@@ -206,7 +213,7 @@ class ProxyApp:
                 return await self._stream(codec, incoming, backend, http_request, log, started, rid)
             events = await backend.client.acomplete(http_request)
             self.call_extras.remember(events)
-            encoder = codec.response_encoder(incoming, response_id=rid)
+            encoder = backend.encoder(codec, incoming, rid)
             self._log(log, 200, started, ttft=time.monotonic() - started)
             return JSONResponse(encoder.complete(events))
         except BhumiError as exc:
@@ -225,7 +232,7 @@ class ProxyApp:
         started: float,
         rid: str,
     ) -> Response:
-        encoder = codec.response_encoder(incoming, response_id=rid)
+        encoder = backend.encoder(codec, incoming, rid)
         batches = backend.client.astream(http_request).__aiter__()
         try:  # open the backend stream first: a failure now is a proper HTTP error
             first = await anext(batches, None)

@@ -281,7 +281,71 @@ def gemini_loop(
     raise AssertionError("the loop did not end")
 
 
-LOOPS = {"openai": openai_loop, "anthropic": anthropic_loop, "gemini": gemini_loop}
+# --- OpenAI Responses ---------------------------------------------------------------------
+
+
+def responses_loop(
+    url: str, stream: bool, scenario: Scenario = DEMO_SCENARIO
+) -> tuple[list[tuple[str, dict[str, Any]]], str]:
+    """The Responses API tool loop as codex runs it: stateless (`store: false`), the whole
+    history re-sent each round with the output items echoed back verbatim. Streaming goes
+    through the SDK's strict `responses.stream()` helper, which checks the event order."""
+    question, system, names = scenario
+    openai = pytest.importorskip("openai")
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key="client-key", max_retries=0)
+    tools = [
+        {
+            "type": "function",
+            "name": n,
+            "description": TOOLS[n].__doc__,
+            "parameters": SCHEMAS[n],
+            "strict": False,
+        }
+        for n in names
+    ]
+    items: list[Any] = [{"role": "user", "content": question}]
+    made: list[tuple[str, dict[str, Any]]] = []
+    for _ in range(5):
+        options: dict[str, Any] = {
+            "model": "gpt-5-codex",
+            "input": items,
+            "tools": tools,
+            "temperature": 0,
+            "store": False,
+            "include": ["reasoning.encrypted_content"],
+        }
+        if system:
+            options["instructions"] = system
+        if stream:
+            with client.responses.stream(**options) as events:
+                response = events.get_final_response()
+        else:
+            response = client.responses.create(**options)
+        assert response.status == "completed"
+        assert response.usage is not None and response.usage.total_tokens > 0
+        calls = [item for item in response.output if item.type == "function_call"]
+        if not calls:
+            return made, response.output_text
+        items.extend(item.model_dump(exclude_none=True) for item in response.output)
+        for call in calls:
+            args = json.loads(call.arguments)
+            made.append((call.name, args))
+            items.append(
+                {
+                    "type": "function_call_output",
+                    "call_id": call.call_id,
+                    "output": run_tool(call.name, args),
+                }
+            )
+    raise AssertionError("the loop did not end")
+
+
+LOOPS = {
+    "openai": openai_loop,
+    "responses": responses_loop,
+    "anthropic": anthropic_loop,
+    "gemini": gemini_loop,
+}
 
 
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
