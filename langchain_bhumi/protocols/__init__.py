@@ -12,6 +12,7 @@ from langchain_bhumi.protocols.base import ChatProtocol, ChatRequest
 
 _MODULES: dict[str, tuple[str, str]] = {
     "openai_chat": ("langchain_bhumi.protocols.openai_chat", "OpenAIChatProtocol"),
+    "openai_responses": ("langchain_bhumi.protocols.openai_responses", "OpenAIResponsesProtocol"),
     "anthropic": ("langchain_bhumi.protocols.anthropic", "AnthropicProtocol"),
     "gemini": ("langchain_bhumi.protocols.gemini", "GeminiProtocol"),
 }
@@ -19,7 +20,8 @@ _LOADED: dict[str, ChatProtocol] = {}
 
 
 def get_protocol(name: str) -> ChatProtocol:
-    """The protocol registered under `name` (`"openai_chat"`, `"anthropic"`, `"gemini"`)."""
+    """The protocol registered under `name` (`"openai_chat"`, `"openai_responses"`,
+    `"anthropic"`, `"gemini"`)."""
     protocol = _LOADED.get(name)
     if protocol is not None:
         return protocol
