@@ -28,6 +28,8 @@ class ProviderClient:
         transport: The pooled transport to send through.
         api_key: The key, or `None` for servers that need none.
         headers: Extra headers (applied last, so they can override protocol headers).
+        wire_format: The wire format to speak, when not the provider's own (an
+            OpenAI-compatible provider switched to the Responses API).
     """
 
     def __init__(
@@ -37,10 +39,11 @@ class ProviderClient:
         *,
         api_key: str | None,
         headers: dict[str, str] | None = None,
+        wire_format: str | None = None,
     ) -> None:
         self.resolved = resolved
         self.spec = resolved.spec
-        self.protocol: ChatProtocol = get_protocol(resolved.spec.protocol)
+        self.protocol: ChatProtocol = get_protocol(wire_format or resolved.spec.protocol)
         self.transport = transport
         self.api_key = api_key
         self.headers = headers or {}
