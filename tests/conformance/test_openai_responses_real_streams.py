@@ -74,7 +74,9 @@ SPECIAL_CASES: dict[str, str] = {
     ),
     "openai-responses/pydantic-ai__test_bedrock_mantle__test_reused_tool_call_ids-stream-__i1": (
         "Bedrock Mantle numbers call ids per response (call_0, call_1, ...): unique within "
-        "this answer, so kept as recorded; encrypted reasoning starts `rsn_`, kept whole"
+        "this answer, so kept as recorded; encrypted reasoning starts `rsn_`, kept whole; "
+        "each frame's `data:` line comes before its `event:` line (the cut-stream replay "
+        "cuts at the frame, not at the event line)"
     ),
     "openai-responses/vercel-ai__lmstudio-tool-call.1": (
         "LM Studio: no function_call_arguments.delta, the arguments come only in .done "
