@@ -136,10 +136,9 @@ class OpenAIResponsesProtocol(ChatProtocol):
             if value is not None:
                 body[key] = value
         _log_unsupported(request)
-        extra = request.extra_body
-        if not extra.get("store", False):
-            body["include"] = _merged_include(extra.get("include"))
-        body.update({k: v for k, v in extra.items() if k != "include"})
+        body.update(request.extra_body)
+        if not body["store"]:
+            body["include"] = _merged_include(request.extra_body.get("include"))
         return body
 
     def stream_decoder(self) -> OpenAIResponsesStreamDecoder:
@@ -409,7 +408,7 @@ def decode_usage(usage: dict[str, Any]) -> Usage:
     )
 
 
-def stream_error(payload: dict[str, Any]) -> StreamErrorEvent:
+def _stream_error(payload: dict[str, Any]) -> StreamErrorEvent:
     """An `error` event (flat `code`/`message`, or nested under `error`) or a failed
     response (`response.error`) as a `StreamErrorEvent`."""
     response = payload.get("response")
@@ -513,12 +512,12 @@ class OpenAIResponsesStreamDecoder(FrameDecoder):
             if handler is not None:
                 handler(self, event, out)
             elif event.get("error") and "response" not in event:
-                raise stream_error(event)  # an error object without a `type`
+                raise _stream_error(event)  # an error object without a `type`
 
     def decode_whole(self, response: dict[str, Any], out: list[StreamEvent]) -> None:
         """Decode a whole Response object: its output items in order, then its status."""
         if response.get("error") and not response.get("output"):
-            raise stream_error(response)
+            raise _stream_error(response)
         self._started = True
         self._lifecycle({"response": response}, out)
         for key, item in enumerate(response.get("output") or ()):
@@ -703,7 +702,7 @@ class OpenAIResponsesStreamDecoder(FrameDecoder):
         self._terminal(response, status)
 
     def _failed(self, event: dict[str, Any], out: list[StreamEvent]) -> None:
-        raise stream_error(event)
+        raise _stream_error(event)
 
     # --- items -----------------------------------------------------------------------
 
@@ -778,7 +777,7 @@ class OpenAIResponsesStreamDecoder(FrameDecoder):
         if isinstance(tier, str) and tier:
             self._info.extra["service_tier"] = tier
         if status == "failed":
-            raise stream_error({"response": response})
+            raise _stream_error({"response": response})
         self._status = status
         if status == "completed":
             self._finish = Finish("stop", status)

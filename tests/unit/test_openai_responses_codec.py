@@ -99,6 +99,8 @@ def test_the_default_request_is_stateless_and_asks_for_encrypted_reasoning() -> 
 def test_store_true_in_extra_body_drops_the_include_and_extra_includes_are_merged() -> None:
     stored = body(extra_body={"store": True})
     assert stored["store"] is True and "include" not in stored
+    asked = body(extra_body={"store": True, "include": ["message.output_text.logprobs"]})
+    assert asked["include"] == ["message.output_text.logprobs"]
     merged = body(extra_body={"include": ["web_search_call.action.sources"], "user": "u"})
     assert merged["include"] == ["reasoning.encrypted_content", "web_search_call.action.sources"]
     assert merged["user"] == "u"
