@@ -204,10 +204,10 @@ class ChatBhumi(BaseChatModel):
         server at `base_url` that serves `/responses`: Azure, llama.cpp, LM Studio,
         vLLM, ...), `False` never. Requests are stateless (`store: false`, the whole
         conversation each turn) and ask for encrypted reasoning, which the answer keeps in
-        `additional_kwargs["response_items"]` (with built-in tool calls such as
-        `web_search_call`) and sends back on the next turn, so reasoning carries across
-        tool calls. Citations are in `additional_kwargs["annotations"]`. The Responses API
-        has no `stop` sequences: they are not sent.
+        `additional_kwargs["response_items"]` (with its message items and built-in tool
+        calls such as `web_search_call`) and sends back on the next turn, so reasoning
+        carries across tool calls. Citations are in `additional_kwargs["annotations"]`.
+        The Responses API has no `stop` sequences: they are not sent.
 
     Usage metadata:
         ```python

@@ -204,12 +204,12 @@ RESPONSES_TOOL_TYPES = frozenset(
         "local_shell",
         "shell",
         "apply_patch",
-        "custom",
         "namespace",
         "tool_search",
     }
 )
-"""Tool `type`s that exist only in the Responses API (OpenAI's built-in tools)."""
+"""Tool `type`s that exist only in the Responses API (OpenAI's built-in tools). `custom`
+(free-form) tools are not among them: chat completions has them too, in another shape."""
 
 
 def responses_only_model(model: str) -> bool:

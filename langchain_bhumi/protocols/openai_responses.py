@@ -10,15 +10,17 @@ dropped with a DEBUG log.
 
 What an answer leaves for the next turn, in the `AIMessage`:
 
-- `additional_kwargs["response_items"]`: every output item that is neither text nor a
-  function call (reasoning items with `id`, `summary` and `encrypted_content`, built-in
-  tool calls such as `web_search_call`), whole, in output order;
+- `additional_kwargs["response_items"]`: every output item that is not a function call
+  (reasoning items with `id`, `summary` and `encrypted_content`; built-in tool calls such
+  as `web_search_call`; the message items with their ids and `phase`), whole, in output
+  order. OpenAI pairs a reasoning item with the item after it by id, so the message items
+  go back as they came while the message's text is theirs (edited text goes as a new
+  message);
 - `additional_kwargs["tool_call_extras"][call_id]["responses"]["item_id"]`: the function
-  call's own item id (`fc_...`).
+  call's own item id (`fc_...`); the calls follow the kept items.
 
-Both go back only to the provider that produced them, in this format; they are sent
-before the message's text and calls, which matches every output order seen
-(reasoning -> [built-in calls, reasoning] -> message -> function calls).
+Both go back only to the provider that produced them, in this format. Calls last matches
+every output order seen (reasoning -> [built-in calls, reasoning] -> message -> calls).
 
 Decoding follows what real servers send (`tests/conformance`):
 
@@ -87,7 +89,7 @@ from langchain_bhumi.protocols.base import TOOL_CALL_EXTRAS, ChatProtocol, ChatR
 logger = logging.getLogger("langchain_bhumi")
 
 RESPONSE_ITEMS = "response_items"
-"""`additional_kwargs` key: output items (reasoning, built-in tool calls) sent back whole."""
+"""`additional_kwargs` key: output items other than function calls, sent back whole."""
 EXTRAS_KEY = "responses"
 """Key of this format's data in a call's `tool_call_extras` entry (`{"item_id": "fc_..."}`)."""
 ANNOTATIONS = "annotations"
@@ -348,32 +350,56 @@ def _tool_output_part(part: Part) -> dict[str, Any]:
 
 
 def _encode_assistant(message: AIMessage, provider: str | None) -> list[dict[str, Any]]:
-    """Kept output items, then the text as an `output_text` message, then the calls."""
-    metadata = message.response_metadata
-    own = metadata.get("wire_format") in (None, OpenAIResponsesProtocol.name) and (
-        provider is None or metadata.get("provider") in (None, provider)
-    )
+    """The answer's kept output items (reasoning, built-in calls, its message items with
+    their ids), then its function calls.
+
+    The kept message items go back as they came (ids, `phase`, the split between items)
+    while their text is the message's text; when the text was changed, or nothing was
+    kept, the text goes as one new `output_text` message instead. Reasoning items that
+    nothing follows (an answer cut off while reasoning) are left out: the API rejects them.
+    """
     kwargs = message.additional_kwargs
-    items: list[dict[str, Any]] = []
-    kept = kwargs.get(RESPONSE_ITEMS)
-    if own and isinstance(kept, list):
-        items.extend(item for item in kept if isinstance(item, dict))
+    own = _own_state(message, provider)
+    kept = kwargs.get(RESPONSE_ITEMS) if own else None
+    items = [item for item in kept if isinstance(item, dict)] if isinstance(kept, list) else []
     text = "".join(p.text for p in content_parts(message.content) if isinstance(p, TextPart))
-    if text:
-        items.append(
-            {
-                "type": "message",
-                "role": "assistant",
-                "content": [{"type": "output_text", "text": text, "annotations": []}],
-            }
-        )
+    if _message_text(items) != text:
+        items = [item for item in items if item.get("type") != "message"]
+        if text:
+            content = [{"type": "output_text", "text": text, "annotations": []}]
+            items.append({"type": "message", "role": "assistant", "content": content})
     extras: dict[str, Any] = (kwargs.get(TOOL_CALL_EXTRAS) or {}) if own else {}
     for call in message.tool_calls:
         arguments = json.dumps(call["args"], ensure_ascii=False)
         items.append(_encode_call(call["id"], call["name"], arguments, extras))
     for invalid in message.invalid_tool_calls:
         items.append(_encode_call(invalid["id"], invalid["name"], invalid["args"] or "", extras))
+    while items and items[-1].get("type") == "reasoning":
+        logger.debug(
+            "openai_responses: dropped reasoning item %s that no item follows", items[-1].get("id")
+        )
+        items.pop()
     return items
+
+
+def _own_state(message: AIMessage, provider: str | None) -> bool:
+    """Whether `message` came from this format and `provider` (or says nothing of either):
+    only then do its kept items and item ids mean anything to the server."""
+    metadata = message.response_metadata
+    return metadata.get("wire_format") in (None, OpenAIResponsesProtocol.name) and (
+        provider is None or metadata.get("provider") in (None, provider)
+    )
+
+
+def _message_text(items: list[dict[str, Any]]) -> str:
+    """The `output_text` of the message items among `items`, joined."""
+    return "".join(
+        part.get("text") or ""
+        for item in items
+        if item.get("type") == "message"
+        for part in item.get("content") or ()
+        if isinstance(part, dict) and part.get("type") == "output_text"
+    )
 
 
 def _encode_call(
@@ -758,6 +784,7 @@ class OpenAIResponsesStreamDecoder(FrameDecoder):
             elif kind == "refusal" and not streamed and part.get("refusal"):
                 out.append(RefusalDelta(part["refusal"]))
         self._texted.add(key)
+        self._items[key] = item
 
     def _reconcile(self, response: dict[str, Any], out: list[StreamEvent]) -> None:
         """Items of the final `output` that no item event announced (minimal servers)."""

@@ -61,7 +61,7 @@ class ResponsesExpected:
     call_item_ids: dict[str, str] = field(default_factory=dict)
     """`call_id -> item id` (`fc_...`) of each function call that has one."""
     kept_items: list[dict[str, Any]] = field(default_factory=list)
-    """Output items that are neither messages nor function calls, in output order."""
+    """Output items other than function calls, in output order."""
     annotations: list[Any] = field(default_factory=list)
     usage: dict[str, Any] | None = None
     status: str | None = None
@@ -121,6 +121,7 @@ def _read_items(items: list[dict[str, Any]], expected: ResponsesExpected) -> Non
     for item in items:
         kind = item.get("type")
         if kind == "message":
+            expected.kept_items.append(item)
             for part in item.get("content") or ():
                 if part.get("type") == "output_text":
                     expected.text += part.get("text") or ""

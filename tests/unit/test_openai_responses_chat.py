@@ -210,7 +210,8 @@ def test_stream_and_invoke_agree_on_reasoning_text_and_parallel_calls(
     ]
     kwargs = via_invoke.additional_kwargs
     assert kwargs["reasoning_content"] == "Two cities, two calls."
-    assert kwargs["response_items"] == [REASONING]  # the finished item, not the draft
+    # The finished reasoning item (not the draft) and the message item, for replay.
+    assert kwargs["response_items"] == [REASONING, message_item("Checking both.")]
     assert kwargs["tool_call_extras"] == {
         "call_paris": {"responses": {"item_id": "fc_2"}},
         "call_rome": {"responses": {"item_id": "fc_3"}},
@@ -397,11 +398,7 @@ def test_a_two_turn_tool_loop_sends_back_reasoning_calls_and_results(
     assert turn2["input"] == [
         {"type": "message", "role": "user", "content": "Weather in Paris and Rome?"},
         REASONING,
-        {
-            "type": "message",
-            "role": "assistant",
-            "content": [{"type": "output_text", "text": "Checking both.", "annotations": []}],
-        },
+        message_item("Checking both."),  # with its id: OpenAI pairs it with the reasoning
         {
             "type": "function_call",
             "call_id": "call_paris",

@@ -264,6 +264,31 @@ def test_audio_input_and_function_messages_are_refused_with_a_reason() -> None:
         items(FunctionMessage(name="f", content="x"))
 
 
+def test_kept_message_items_go_back_as_they_came_unless_the_text_was_edited() -> None:
+    commentary = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "phase": "commentary",
+        "status": "completed",
+        "content": [{"type": "output_text", "text": "Let me ", "annotations": []}],
+    }
+    final = {**commentary, "id": "msg_2", "phase": "final_answer"}
+    final["content"] = [{"type": "output_text", "text": "check.", "annotations": []}]
+    kept = [REASONING_ITEM, commentary, final]
+    message = answer(content="Let me check.", additional_kwargs={"response_items": kept})
+    assert items(message) == kept
+    edited = answer(content="Let me look.", additional_kwargs={"response_items": kept})
+    assert items(edited) == [
+        REASONING_ITEM,
+        {
+            "type": "message",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": "Let me look.", "annotations": []}],
+        },
+    ]
+
+
 def test_an_assistant_turn_replays_its_items_then_text_then_calls_with_item_ids() -> None:
     message = answer(
         content="Let me check.",
@@ -317,6 +342,16 @@ def test_kept_items_and_item_ids_go_back_only_to_the_provider_and_format_that_ma
     assert items(message) == [
         {"type": "function_call", "call_id": "call_1", "name": "f", "arguments": "{}"}
     ]
+
+
+def test_reasoning_that_nothing_follows_is_not_sent_back() -> None:
+    """An answer cut off by max_output_tokens while reasoning has only a reasoning item;
+    the API rejects one without the item it led to."""
+    cut = answer(
+        content="", additional_kwargs={"response_items": [WEB_SEARCH_ITEM, REASONING_ITEM]}
+    )
+    assert items(cut) == [WEB_SEARCH_ITEM]
+    assert items(answer(content="", additional_kwargs={"response_items": [REASONING_ITEM]})) == []
 
 
 def test_a_hand_built_assistant_message_is_sent_with_its_items() -> None:
