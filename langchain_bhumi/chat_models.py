@@ -28,7 +28,7 @@ from langchain_bhumi.core.config import RetryPolicy, Timeouts
 from langchain_bhumi.core.transport import HTTPRequest
 from langchain_bhumi.message_builder import MessageBuilder
 from langchain_bhumi.protocols import CALL_PARAMS, ChatProtocol, ChatRequest
-from langchain_bhumi.providers import ResolvedModel, resolve_model
+from langchain_bhumi.providers import ResolvedModel, resolve_model, wire_format
 
 StructuredOutputMethod = Literal["function_calling", "json_schema", "json_mode"]
 
@@ -68,6 +68,8 @@ class ChatBhumi(BaseChatModel):
             `thinkingBudget`).
         model_kwargs: Extra request body fields in the provider's own format (e.g.
             Gemini `{"safetySettings": [...]}`, OpenAI `{"user": "..."}`).
+        use_responses_api: OpenAI's Responses API instead of chat completions: `True`,
+            `False`, or `None` to decide per call (see "Responses API" below).
 
     Key init args - client:
         api_key: API key; read from the provider's variable (`OPENAI_API_KEY`,
@@ -176,6 +178,25 @@ class ChatBhumi(BaseChatModel):
         `reasoning_details`) is kept in `additional_kwargs` and sent back to that
         provider only, so passing the message on in the conversation just works.
 
+    Responses API:
+        ```python
+        codex = ChatBhumi(model="openai/gpt-5.1-codex")  # Responses-only: switched on its own
+        llm = ChatBhumi(model="openai/gpt-5-mini", use_responses_api=True, reasoning_effort="low")
+        llm.bind_tools([{"type": "web_search"}]).invoke("Today's weather in Paris?")
+        ```
+        `use_responses_api=None` (default) sends a call to `/responses` when the model
+        exists only there (`*-codex*`, `codex-mini*`, `o1-pro`/`o3-pro`/`gpt-5*-pro`,
+        `computer-use-preview*`, `*-deep-research*`) or when it binds a built-in Responses
+        tool (`web_search`, `file_search`, `code_interpreter`, `image_generation`, `mcp`,
+        ...), for providers that serve the API (`openai`); `True` always uses it (any
+        server at `base_url` that serves `/responses`: Azure, llama.cpp, LM Studio,
+        vLLM, ...), `False` never. Requests are stateless (`store: false`, the whole
+        conversation each turn) and ask for encrypted reasoning, which the answer keeps in
+        `additional_kwargs["response_items"]` (with its message items and built-in tool
+        calls such as `web_search_call`) and sends back on the next turn, so reasoning
+        carries across tool calls. Citations are in `additional_kwargs["annotations"]`.
+        The Responses API has no `stop` sequences: they are not sent.
+
     Usage metadata:
         ```python
         msg.usage_metadata
@@ -243,8 +264,19 @@ class ChatBhumi(BaseChatModel):
     `langchain-bhumi[aiohttp]`) roughly halves the CPU per streamed chunk under high
     concurrency; `"httpx"` maps network errors more precisely."""
 
+    use_responses_api: bool | None = None
+    """Speak OpenAI's Responses API (`/responses`) instead of chat completions, for a
+    provider whose format is chat completions (`openai`, or any server at `base_url`
+    that serves `/responses`). `None` (default) decides per call: on for models that
+    exist only there (`*-codex*`, `codex-mini*`, `o1-pro`/`o3-pro`/`gpt-5*-pro`,
+    `computer-use-preview*`, `*-deep-research*`) and when the call binds a built-in
+    Responses tool (`{"type": "web_search"}`, ...), for providers known to serve the API
+    (`openai`); `False` never; `True` always. Other formats (Anthropic, Gemini) ignore
+    it. The rule: `langchain_bhumi.providers.wire_format`."""
+
     _resolved: ResolvedModel = PrivateAttr()
     _client: ProviderClient = PrivateAttr()
+    _clients: dict[str, ProviderClient] = PrivateAttr()
 
     @model_validator(mode="after")
     def _configure(self) -> ChatBhumi:
@@ -272,6 +304,19 @@ class ChatBhumi(BaseChatModel):
         )
         if self.api_key is None and self._client.api_key is not None:
             self.api_key = SecretStr(self._client.api_key)
+        self._clients = {self._client.protocol.name: self._client}
+        self._client = self._client_for(self._resolved.model)
+
+    def _client_for(self, model: str, tools: list[dict[str, Any]] | None = None) -> ProviderClient:
+        """The client speaking the wire format a call to `model` with `tools` uses; one
+        per format, all on the same connection pool."""
+        name = wire_format(
+            self._resolved.spec, model, use_responses_api=self.use_responses_api, tools=tools
+        )
+        client = self._clients.get(name)
+        if client is None:
+            client = self._clients[name] = self._client.speaking(name)
+        return client
 
     @property
     def _protocol(self) -> ChatProtocol:
@@ -318,6 +363,7 @@ class ChatBhumi(BaseChatModel):
             "reasoning_effort": self.reasoning_effort,
             "thinking_budget": self.thinking_budget,
             "stop": self.stop,
+            "use_responses_api": self.use_responses_api,
             **self.model_kwargs,
         }
 
@@ -382,8 +428,8 @@ class ChatBhumi(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request, builder = self._prepare(messages, stop, stream=False, kwargs=kwargs)
-        return self._result(builder.message(self._client.complete(request)))
+        client, request, builder = self._prepare(messages, stop, stream=False, kwargs=kwargs)
+        return self._result(builder.message(client.complete(request)))
 
     async def _agenerate(
         self,
@@ -392,8 +438,8 @@ class ChatBhumi(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request, builder = self._prepare(messages, stop, stream=False, kwargs=kwargs)
-        return self._result(builder.message(await self._client.acomplete(request)))
+        client, request, builder = self._prepare(messages, stop, stream=False, kwargs=kwargs)
+        return self._result(builder.message(await client.acomplete(request)))
 
     def _stream(
         self,
@@ -402,8 +448,8 @@ class ChatBhumi(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        request, builder = self._prepare(messages, stop, stream=True, kwargs=kwargs)
-        for events in self._client.stream(request):
+        client, request, builder = self._prepare(messages, stop, stream=True, kwargs=kwargs)
+        for events in client.stream(request):
             chunk = builder.chunk(events)
             if chunk is not None:
                 yield ChatGenerationChunk(message=chunk)
@@ -416,8 +462,8 @@ class ChatBhumi(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        request, builder = self._prepare(messages, stop, stream=True, kwargs=kwargs)
-        async for events in self._client.astream(request):
+        client, request, builder = self._prepare(messages, stop, stream=True, kwargs=kwargs)
+        async for events in client.astream(request):
             chunk = builder.chunk(events)
             if chunk is not None:
                 yield ChatGenerationChunk(message=chunk)
@@ -439,7 +485,7 @@ class ChatBhumi(BaseChatModel):
         *,
         stream: bool,
         kwargs: dict[str, Any],
-    ) -> tuple[HTTPRequest, MessageBuilder]:
+    ) -> tuple[ProviderClient, HTTPRequest, MessageBuilder]:
         extra = dict(kwargs)
         extra.pop("stream", None)
         model = self._call_model(extra.pop("model", None))
@@ -464,14 +510,15 @@ class ChatBhumi(BaseChatModel):
             include_usage=self.stream_usage,
             extra_body={**self.model_kwargs, **extra},
         )
-        request = self._client.http_request(chat_request)
+        client = self._client_for(model, chat_request.tools)
+        request = client.http_request(chat_request)
         builder = MessageBuilder(
             v1=self.output_version == "v1",
             model_name=model,
-            wire_format=self._protocol.name,
+            wire_format=client.protocol.name,
             provider=self._resolved.spec.name,
         )
-        return request, builder
+        return client, request, builder
 
     def _result(self, message: AIMessage) -> ChatResult:
         # No llm_output: LangChain would merge it into response_metadata, and the

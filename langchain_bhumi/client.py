@@ -33,6 +33,8 @@ class ProviderClient:
         transport: The pooled transport to send through.
         api_key: The key, or `None` for servers that need none.
         headers: Extra headers (applied last, so they can override protocol headers).
+        wire_format: The wire format to speak, when not the provider's own (an
+            OpenAI-compatible provider switched to the Responses API).
     """
 
     @classmethod
@@ -83,14 +85,25 @@ class ProviderClient:
         *,
         api_key: str | None,
         headers: dict[str, str] | None = None,
+        wire_format: str | None = None,
     ) -> None:
         self.resolved = resolved
         self.spec = resolved.spec
-        self.protocol: ChatProtocol = get_protocol(resolved.spec.protocol)
+        self.protocol: ChatProtocol = get_protocol(wire_format or resolved.spec.protocol)
         self.transport = transport
         self.api_key = api_key
         self.headers = headers or {}
         self._endpoints: dict[tuple[str, bool], str] = {}
+
+    def speaking(self, wire_format: str) -> ProviderClient:
+        """This client in another wire format, on the same connection pool and key."""
+        return ProviderClient(
+            self.resolved,
+            self.transport,
+            api_key=self.api_key,
+            headers=self.headers,
+            wire_format=wire_format,
+        )
 
     def endpoint(self, model: str, *, stream: bool) -> str:
         """The URL a request for `model` goes to."""

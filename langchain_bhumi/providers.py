@@ -10,7 +10,10 @@ differently is a field of its `ProviderSpec`.
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from langchain_bhumi.core.errors import ConfigurationError, MissingAPIKeyError
@@ -22,7 +25,9 @@ class ProviderSpec:
 
     Attributes:
         name: Registry name (the part before the first `/` of the model string).
-        protocol: Wire format: `"openai_chat"`, `"anthropic"` or `"gemini"`.
+        protocol: Wire format: `"openai_chat"`, `"anthropic"` or `"gemini"` (an
+            `openai_chat` provider may be switched to `"openai_responses"`; see
+            `wire_format`).
         base_url: Default base URL; `None` means the caller must give one.
         api_key_env: Environment variables that may hold the key, in order.
         key_required: Whether calls fail without a key (local servers do not need one).
@@ -32,6 +37,9 @@ class ProviderSpec:
         root: Path added to a bare `scheme://host[:port]` base URL; `None` uses the
             protocol's default (`/v1` for chat completions).
         local: A server on this machine (used in messages and the demo).
+        responses_api: The provider also serves the Responses API (`/responses`), so
+            `wire_format` may switch to it on its own (for Responses-only models and
+            built-in Responses tools).
     """
 
     name: str
@@ -44,6 +52,7 @@ class ProviderSpec:
     send_reasoning: bool = False
     root: str | None = None
     local: bool = False
+    responses_api: bool = False
     default_headers: dict[str, str] = field(default_factory=dict)
     header_timeout: float | None = None
     """Longest wait for a stream to start, when it must differ from the idle timeout: a
@@ -117,6 +126,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "https://api.openai.com/v1",
             "OPENAI_API_KEY",
             max_tokens_field="max_completion_tokens",
+            responses_api=True,
         ),
         _openai_compatible("groq", "https://api.groq.com/openai/v1"),
         _openai_compatible("openrouter", "https://openrouter.ai/api/v1"),
@@ -163,6 +173,83 @@ ALIASES = {
     "lm-studio": "lmstudio",
     "hf": "huggingface",
 }
+
+
+RESPONSES_FORMAT = "openai_responses"
+
+_RESPONSES_ONLY_MODEL = re.compile(
+    r"""
+    .*-codex.*                                   # gpt-5-codex, gpt-5.1-codex-max, ...
+    | codex-mini.*                               # codex-mini-latest
+    | (?:o1|o3|gpt-5(?:\.\d+)?)-pro(?:-\d{4}-\d{2}-\d{2})?  # o3-pro, gpt-5.2-pro-2025-12-11
+    | computer-use-preview.*
+    | .*-deep-research.*                         # o3-deep-research, o4-mini-deep-research
+    """,
+    re.VERBOSE,
+)
+
+RESPONSES_TOOL_TYPES = frozenset(
+    {
+        "web_search",
+        "web_search_2025_08_26",
+        "web_search_preview",
+        "web_search_preview_2025_03_11",
+        "file_search",
+        "code_interpreter",
+        "image_generation",
+        "mcp",
+        "computer",
+        "computer_use",
+        "computer_use_preview",
+        "local_shell",
+        "shell",
+        "apply_patch",
+        "namespace",
+        "tool_search",
+    }
+)
+"""Tool `type`s that exist only in the Responses API (OpenAI's built-in tools). `custom`
+(free-form) tools are not among them: chat completions has them too, in another shape."""
+
+
+def responses_only_model(model: str) -> bool:
+    """Whether `model` is served only by the Responses API, not by chat completions.
+
+    Codex models (`*-codex*`, `codex-mini*`), the `-pro` models of the o1, o3 and gpt-5
+    families, `computer-use-preview*` and the deep-research models.
+    """
+    return _RESPONSES_ONLY_MODEL.fullmatch(model.rsplit("/", 1)[-1]) is not None
+
+
+def wire_format(
+    spec: ProviderSpec,
+    model: str,
+    *,
+    use_responses_api: bool | None = None,
+    tools: Iterable[Any] | None = None,
+) -> str:
+    """The wire format a request for `model` uses: the provider's own, or the Responses API.
+
+    Only a provider whose format is `openai_chat` can switch. `use_responses_api=True`
+    switches it (the server at the base URL must serve `/responses`), `False` never
+    does, and `None` (automatic) switches when the provider is known to serve the
+    Responses API (`spec.responses_api`) and either `model` exists only there
+    (`responses_only_model`) or `tools` include a built-in Responses tool
+    (`{"type": "web_search"}`, `{"type": "code_interpreter", ...}`, ...).
+    """
+    if spec.protocol != "openai_chat" or use_responses_api is False:
+        return spec.protocol
+    if use_responses_api:
+        return RESPONSES_FORMAT
+    if spec.responses_api and (responses_only_model(model) or _has_responses_tool(tools)):
+        return RESPONSES_FORMAT
+    return spec.protocol
+
+
+def _has_responses_tool(tools: Iterable[Any] | None) -> bool:
+    return any(
+        isinstance(tool, dict) and tool.get("type") in RESPONSES_TOOL_TYPES for tool in tools or ()
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,10 @@ from langchain_bhumi.protocols.base import (
 
 _CLIENTS: dict[str, tuple[str, str]] = {
     "openai_chat": ("langchain_bhumi.protocols.openai_chat.client", "OpenAIChatProtocol"),
+    "openai_responses": (
+        "langchain_bhumi.protocols.openai_responses.client",
+        "OpenAIResponsesProtocol",
+    ),
     "anthropic": ("langchain_bhumi.protocols.anthropic.client", "AnthropicProtocol"),
     "gemini": ("langchain_bhumi.protocols.gemini.client", "GeminiProtocol"),
 }
@@ -54,7 +58,7 @@ def _load(direction: str, table: dict[str, tuple[str, str]], name: str) -> objec
 
 def get_protocol(name: str) -> ChatProtocol:
     """The client direction of the format registered under `name` (`"openai_chat"`,
-    `"anthropic"`, `"gemini"`)."""
+    `"openai_responses"`, `"anthropic"`, `"gemini"`)."""
     codec = _load("client", _CLIENTS, name)
     assert isinstance(codec, ChatProtocol)
     return codec

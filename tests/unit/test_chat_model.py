@@ -489,7 +489,9 @@ def test_json_schema_dicts_are_tools_and_provider_tools_pass_through(
     server.enqueue(Scripted.json(WEATHER_RESPONSE))
     schema = {"title": "Joke", "type": "object", "properties": {"setup": {"type": "string"}}}
     search = {"type": "web_search_preview"}
-    model(server).bind_tools([schema, search], tool_choice="Joke").invoke("x")
+    # A built-in Responses tool would switch `openai` to the Responses API on its own.
+    llm = model(server, use_responses_api=False)
+    llm.bind_tools([schema, search], tool_choice="Joke").invoke("x")
     tools = sent(server)["tools"]
     assert tools[0]["function"]["name"] == "Joke" and tools[1] == search
 

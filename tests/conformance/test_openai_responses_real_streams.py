@@ -1,0 +1,429 @@
+"""Conformance: every recorded OpenAI Responses API exchange, replayed byte for byte.
+
+Each exchange in `../shared/real-streams` with `api_family == "openai-responses"` is served
+by the loopback `ScriptedServer`, its body cut at random byte offsets (seeded by the
+exchange name, so a failure reproduces; a few cuts always fall inside multi-byte UTF-8
+characters), and read through `ChatBhumi(use_responses_api=True)` in every mode that
+applies: `stream`, `astream`, `invoke` and `ainvoke` (with `streaming=True` for SSE
+bodies, plain for JSON bodies; error statuses in all four). The result is compared with
+an independent reading of the same bytes (`_responses_reference.py`, which reads the
+finished items where the package reads the deltas): answer text, reasoning, tool calls
+with their recorded call ids and item ids, kept output items (reasoning with its
+encrypted content, built-in tool calls), citations, usage, finish reason, model name and
+response id, plus the streaming contract (metadata and usage once, on the last chunk; a
+call's id and name on its first chunk only). Each stream is also replayed without its
+terminal event, which must raise `StreamCutError`.
+
+The folder is found next to the repository (`../shared/real-streams`) or through
+`$BHUMI_REAL_STREAMS`; without it the whole module is skipped.
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+
+from langchain_bhumi import (
+    BadRequestError,
+    BhumiError,
+    ChatBhumi,
+    ProviderHTTPError,
+    StreamCutError,
+    StreamErrorEvent,
+)
+from tests.conformance._replay import aggregate, cut_points
+from tests.conformance._responses_reference import (
+    ENV_VAR,
+    Exchange,
+    ResponsesExpected,
+    expected_error_body,
+    expected_for,
+    responses_exchanges,
+    streams_root,
+    terminal_offset,
+)
+from tests.support.server import Scripted, ScriptedServer, split_at
+
+ROOT = streams_root()
+if not ROOT.is_dir():
+    pytest.skip(
+        f"recorded real streams not found at {ROOT} (set {ENV_VAR} to their folder)",
+        allow_module_level=True,
+    )
+
+EXCHANGES = responses_exchanges()
+STREAMED = [e for e in EXCHANGES if e.status == 200 and e.is_sse]
+WHOLE = [e for e in EXCHANGES if e.status == 200 and not e.is_sse]
+FAILED = [e for e in EXCHANGES if e.status != 200]
+
+MESSAGES: list[tuple[str, str]] = [("human", "Replay the recorded answer, please.")]
+API_KEY = "sk-test-conformance-0000"
+MODES = ("stream", "astream", "invoke", "ainvoke", "stream-without-terminal")
+STATUS_CLASSES: dict[int, type[ProviderHTTPError]] = {400: BadRequestError}
+
+# Exchanges whose recording forces a deliberate reading, and why. Nothing is skipped.
+SPECIAL_CASES: dict[str, str] = {
+    "openai-responses/vercel-ai__github-copilot-id-rotation.1": (
+        "GitHub Copilot: every event carries a new item_id (capture-id-N) and the three "
+        "lifecycle events three response ids: items are keyed by output_index, the "
+        "response id is the first one (response.created); reframed from .chunks.txt"
+    ),
+    "openai-responses/pydantic-ai__test_bedrock_mantle__test_reused_tool_call_ids-stream-__i1": (
+        "Bedrock Mantle numbers call ids per response (call_0, call_1, ...): unique within "
+        "this answer, so kept as recorded; encrypted reasoning starts `rsn_`, kept whole; "
+        "each frame's `data:` line comes before its `event:` line (the cut-stream replay "
+        "cuts at the frame, not at the event line)"
+    ),
+    "openai-responses/vercel-ai__lmstudio-tool-call.1": (
+        "LM Studio: no function_call_arguments.delta, the arguments come only in .done "
+        "(taken from there); raw reasoning as reasoning_text; reframed from .chunks.txt"
+    ),
+    "openai-responses/pydantic-ai__test_deepseek_responses__test_deepseek_responses-function_tool_stream-__i0": (
+        "DeepSeek: bare-UUID response and item ids (no resp_/fc_ prefix), raw reasoning "
+        "as reasoning_text deltas"
+    ),
+    "openai-responses/pydantic-ai__test_openai_responses__test_openai_responses_model_web_search_tool_stream__i0": (
+        "reasoning -> web_search_call -> reasoning -> message: the web_search_call and both "
+        "reasoning items are kept, in output order, with the encrypted content of "
+        "output_item.done (it differs from .added and from the terminal snapshot)"
+    ),
+    "openai-responses/fantasy__TestOpenAIWebSearch__stream__i0": (
+        "web_search_call item and a url_citation annotation (annotation.added between text "
+        "deltas): the call is kept as an item, the citation in `annotations`"
+    ),
+    "openai-responses/pydantic-ai__test_openai_responses__test_openai_responses_thinking_part_iter__i0": (
+        "o3-mini: four reasoning summary parts in one item, joined by blank lines"
+    ),
+    "openai-responses/pydantic-ai__test_openai_responses__test_openai_responses_stream__i1": (
+        "March 2025 stream without sequence_number"
+    ),
+    "openai-responses/ddtrace__openai__responses_prompt_caching_5_6_cache_write__i0": (
+        "non-streamed, status incomplete (max_output_tokens): finish `length`; "
+        "cache_write_tokens read as cache creation"
+    ),
+    "openai-responses/pydantic-ai__test_openai_responses__test_openai_responses_model_http_error__i0": (
+        "400 with `stream: true` asked: a JSON error before any event; body re-serialised "
+        "from YAML (response_body_exact: false)"
+    ),
+}
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _params(exchanges: list[Exchange]) -> list[Any]:
+    return [pytest.param(e, id=e.name) for e in exchanges]
+
+
+def body_parts(exchange: Exchange, mode: str, body: bytes | None = None) -> list[bytes]:
+    """The body cut for one mode; the cuts depend only on the exchange name and mode."""
+    rng = random.Random(zlib.crc32(exchange.name.encode()))
+    data = exchange.body if body is None else body
+    for candidate in MODES:
+        points = cut_points(rng, data)
+        if candidate == mode:
+            return split_at(data, points)
+    raise AssertionError(f"unknown mode {mode!r}")
+
+
+def requested_model(exchange: Exchange) -> str:
+    return str(exchange.meta.get("model") or "test-model")
+
+
+def provider_name(exchange: Exchange) -> str:
+    """The recorded provider's last name part: `openai`, `deepseek`, `bedrock-mantle`, ...
+    (registered or not: the base URL and `use_responses_api` decide)."""
+    return str(exchange.meta["provider"]).rsplit("/", 1)[-1]
+
+
+def make_model(exchange: Exchange, server: ScriptedServer, *, streaming: bool) -> ChatBhumi:
+    options: dict[str, Any] = {"streaming": True} if streaming else {}
+    return ChatBhumi(
+        model=f"{provider_name(exchange)}/{requested_model(exchange)}",
+        base_url=server.url,
+        api_key=API_KEY,
+        use_responses_api=True,
+        timeout=20,
+        **options,
+    )
+
+
+def serve(exchange: Exchange, server: ScriptedServer, mode: str, body: bytes | None = None) -> None:
+    server.enqueue(
+        Scripted(
+            status=exchange.status,
+            parts=body_parts(exchange, mode, body),
+            content_type=exchange.content_type,
+        )
+    )
+
+
+def _text(message: BaseMessage) -> str:
+    content = message.content
+    return content if isinstance(content, str) else message.text
+
+
+def collect(llm: ChatBhumi) -> tuple[list[AIMessageChunk], BhumiError | None]:
+    """`llm.stream` to the end or to its error, keeping the chunks delivered before it."""
+    chunks: list[AIMessageChunk] = []
+    try:
+        for chunk in llm.stream(MESSAGES):
+            chunks.append(chunk)
+    except BhumiError as exc:
+        return chunks, exc
+    return chunks, None
+
+
+async def acollect(llm: ChatBhumi) -> tuple[list[AIMessageChunk], BhumiError | None]:
+    """`llm.astream` to the end or to its error, keeping the chunks delivered before it."""
+    chunks: list[AIMessageChunk] = []
+    try:
+        async for chunk in llm.astream(MESSAGES):
+            chunks.append(chunk)
+    except BhumiError as exc:
+        return chunks, exc
+    return chunks, None
+
+
+# --- checks -----------------------------------------------------------------------------
+
+
+def check_calls(message: AIMessage, expected: ResponsesExpected) -> None:
+    """Valid and invalid calls, with the recorded call ids, and each call's item id kept."""
+    valid = [c for c in expected.calls if c.args is not None]
+    invalid = [c for c in expected.calls if c.args is None]
+    assert [(c["name"], c["args"], c["id"]) for c in message.tool_calls] == [
+        (c.name, c.args, c.id) for c in valid
+    ]
+    assert [(c["name"], c["args"], c["id"]) for c in message.invalid_tool_calls] == [
+        (c.name, c.args_text, c.id) for c in invalid
+    ]
+    extras = message.additional_kwargs.get("tool_call_extras") or {}
+    kept = {
+        call_id: (extra.get("responses") or {}).get("item_id") for call_id, extra in extras.items()
+    }
+    assert kept == expected.call_item_ids
+
+
+def check_message(message: AIMessage, expected: ResponsesExpected, exchange: Exchange) -> None:
+    """The final message says what the recorded bytes say."""
+    assert _text(message) == expected.text
+    kwargs = message.additional_kwargs
+    assert kwargs.get("reasoning_content") == (expected.reasoning or None)
+    assert kwargs.get("refusal") == (expected.refusal or None)
+    check_calls(message, expected)
+    assert kwargs.get("response_items") == (expected.kept_items or None)
+    assert kwargs.get("annotations") == (expected.annotations or None)
+
+    if expected.usage is None:
+        assert message.usage_metadata is None
+    else:
+        usage = message.usage_metadata
+        assert usage is not None
+        assert usage["input_tokens"] == expected.input_tokens
+        assert usage["output_tokens"] == expected.output_tokens
+        if expected.cached_tokens is not None:
+            assert (usage.get("input_token_details") or {}).get(
+                "cache_read"
+            ) == expected.cached_tokens
+        if expected.reasoning_tokens is not None:
+            assert (usage.get("output_token_details") or {}).get(
+                "reasoning"
+            ) == expected.reasoning_tokens
+
+    metadata = message.response_metadata
+    assert metadata.get("finish_reason") == expected.finish_reason
+    assert metadata.get("model_name") == (expected.model or requested_model(exchange))
+    assert metadata.get("id") == expected.response_id
+    assert metadata.get("wire_format") == "openai_responses"
+    assert message.id != expected.response_id  # the message id is LangChain's run id
+
+
+def check_chunks(chunks: list[AIMessageChunk], expected: ResponsesExpected) -> None:
+    """The streaming contract: metadata and usage once, on the last chunk; a call's id
+    and name on its first chunk only."""
+    assert chunks
+    last = chunks[-1]
+    assert last.chunk_position == "last"
+    assert "model_name" in last.response_metadata
+    assert "finish_reason" in last.response_metadata
+    for chunk in chunks[:-1]:
+        assert chunk.chunk_position != "last"
+        assert "finish_reason" not in chunk.response_metadata, chunk
+        assert "model_name" not in chunk.response_metadata, chunk
+        assert "response_items" not in chunk.additional_kwargs, chunk
+    assert len([c for c in chunks if c.usage_metadata]) == (0 if expected.usage is None else 1)
+
+    announced: set[int] = set()
+    for chunk in chunks:
+        for piece in chunk.tool_call_chunks:
+            index = piece["index"]
+            assert isinstance(index, int), piece
+            if index not in announced:
+                assert piece["id"], f"first chunk of call {index} has no id: {piece}"
+                assert piece["name"], f"first chunk of call {index} has no name: {piece}"
+                announced.add(index)
+            else:
+                assert piece["id"] is None, f"call {index} repeats its id: {piece}"
+                assert piece["name"] is None, f"call {index} repeats its name: {piece}"
+    assert announced == set(range(len(expected.calls)))
+
+
+def check_request(server: ScriptedServer, *, streaming: bool) -> None:
+    """One request to /v1/responses, stateless, asking for encrypted reasoning."""
+    assert len(server.received) == 1, [r.path for r in server.received]
+    received = server.received[0]
+    assert received.path == "/v1/responses"
+    body = received.json()
+    assert bool(body.get("stream")) is streaming
+    assert body["store"] is False
+    assert body["include"] == ["reasoning.encrypted_content"]
+    assert body["input"] == [{"type": "message", "role": "user", "content": MESSAGES[0][1]}]
+    assert received.headers.get("authorization") == f"Bearer {API_KEY}"
+
+
+def check_http_error(error: BhumiError | None, exchange: Exchange) -> None:
+    """The typed error carries the recorded status, code and message."""
+    assert isinstance(error, ProviderHTTPError), repr(error)
+    want = expected_error_body(exchange.body)
+    assert error.status_code == exchange.status
+    assert isinstance(error, STATUS_CLASSES.get(exchange.status, ProviderHTTPError))
+    assert want.message and want.message in str(error)
+    assert error.error_type == want.kind
+    assert API_KEY not in str(error)
+
+
+def check_stream_error(
+    error: BhumiError | None, chunks: list[AIMessageChunk], expected: ResponsesExpected
+) -> None:
+    """The in-stream error names the provider's code and carries its message; what was
+    delivered before it is a prefix of the record, with no final metadata."""
+    want = expected.error
+    assert want is not None
+    assert isinstance(error, StreamErrorEvent), repr(error)
+    for part in (want.code, want.kind):
+        if part:
+            assert error.error_type and part in error.error_type, (part, error.error_type)
+    assert want.message in str(error)
+    assert expected.text.startswith("".join(_text(c) for c in chunks))
+    assert not any("finish_reason" in c.response_metadata for c in chunks)
+
+
+def check_streamed(
+    exchange: Exchange,
+    server: ScriptedServer,
+    chunks: list[AIMessageChunk],
+    error: BhumiError | None,
+) -> None:
+    if exchange.status != 200:
+        check_http_error(error, exchange)
+        assert not chunks
+        assert len(server.received) == 1
+        return
+    expected = expected_for(exchange)
+    if expected.error is not None:
+        check_stream_error(error, chunks, expected)
+        return
+    if error is not None:
+        raise error
+    check_request(server, streaming=True)
+    check_chunks(chunks, expected)
+    check_message(aggregate(chunks), expected, exchange)
+
+
+def check_invoked(
+    exchange: Exchange,
+    server: ScriptedServer,
+    message: BaseMessage | None,
+    error: BhumiError | None,
+) -> None:
+    if exchange.status != 200:
+        check_http_error(error, exchange)
+        assert len(server.received) == 1
+        return
+    expected = expected_for(exchange)
+    if expected.error is not None:
+        check_stream_error(error, [], expected)
+        return
+    if error is not None:
+        raise error
+    check_request(server, streaming=exchange.is_sse)
+    assert isinstance(message, AIMessage)
+    check_message(message, expected, exchange)
+
+
+# --- tests ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("exchange", _params(STREAMED + FAILED))
+def test_stream(exchange: Exchange, server: ScriptedServer) -> None:
+    """`stream`: chunks obey the streaming contract and add up to the recorded answer."""
+    serve(exchange, server, "stream")
+    with make_model(exchange, server, streaming=False) as llm:
+        chunks, error = collect(llm)
+    check_streamed(exchange, server, chunks, error)
+
+
+@pytest.mark.parametrize("exchange", _params(STREAMED + FAILED))
+async def test_astream(exchange: Exchange, server: ScriptedServer) -> None:
+    """`astream`: the async twin of `test_stream`."""
+    serve(exchange, server, "astream")
+    async with make_model(exchange, server, streaming=False) as llm:
+        chunks, error = await acollect(llm)
+    check_streamed(exchange, server, chunks, error)
+
+
+@pytest.mark.parametrize("exchange", _params(EXCHANGES))
+def test_invoke(exchange: Exchange, server: ScriptedServer) -> None:
+    """`invoke` (streaming under the hood for SSE bodies) returns the recorded answer."""
+    serve(exchange, server, "invoke")
+    message: BaseMessage | None = None
+    error: BhumiError | None = None
+    with make_model(exchange, server, streaming=exchange.is_sse) as llm:
+        try:
+            message = llm.invoke(MESSAGES)
+        except BhumiError as exc:
+            error = exc
+    check_invoked(exchange, server, message, error)
+
+
+@pytest.mark.parametrize("exchange", _params(EXCHANGES))
+async def test_ainvoke(exchange: Exchange, server: ScriptedServer) -> None:
+    """`ainvoke`: the async twin of `test_invoke`."""
+    serve(exchange, server, "ainvoke")
+    message: BaseMessage | None = None
+    error: BhumiError | None = None
+    async with make_model(exchange, server, streaming=exchange.is_sse) as llm:
+        try:
+            message = await llm.ainvoke(MESSAGES)
+        except BhumiError as exc:
+            error = exc
+    check_invoked(exchange, server, message, error)
+
+
+@pytest.mark.parametrize("exchange", _params(STREAMED))
+def test_stream_without_terminal_event(exchange: Exchange, server: ScriptedServer) -> None:
+    """The same body cut before `response.completed`/`incomplete`: a `StreamCutError`,
+    never a silently partial answer; what arrived before it was delivered."""
+    expected = expected_for(exchange)
+    offset = terminal_offset(exchange.body)
+    assert offset is not None, "every recorded stream ends with a terminal event"
+    serve(exchange, server, "stream-without-terminal", exchange.body[:offset])
+    with make_model(exchange, server, streaming=False) as llm:
+        chunks, error = collect(llm)
+    assert isinstance(error, StreamCutError), repr(error)
+    assert "response.completed" in str(error)
+    assert not any("finish_reason" in c.response_metadata for c in chunks)
+    assert expected.text.startswith("".join(_text(c) for c in chunks))
+
+
+def test_selection() -> None:
+    """The selection is the whole Responses family, and every special case exists."""
+    assert len(EXCHANGES) >= 29, f"expected the 29 recorded Responses exchanges under {ROOT}"
+    names = {e.name for e in EXCHANGES}
+    assert len(names) == len(STREAMED) + len(WHOLE) + len(FAILED)
+    assert set(SPECIAL_CASES) <= names, set(SPECIAL_CASES) - names
