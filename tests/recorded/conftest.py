@@ -36,23 +36,19 @@ def suite(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def vcr_cassette_dir(target: Target, suite: str) -> str:
-    return str(cassettes.CASSETTES / target.provider / suite)
+    return str(cassettes.CASSETTES / target.id / suite)
 
 
 @pytest.fixture
-def default_cassette_name(request: pytest.FixtureRequest) -> str:
+def default_cassette_name(request: pytest.FixtureRequest, target: Target) -> str:
     """`@pytest.mark.default_cassette(name)`, else the test's name without the target
     parameter (the target is the folder)."""
     marker = request.node.get_closest_marker("default_cassette")
     if marker is not None:
         return str(marker.args[0])
-    name = request.node.name.split("[", 1)[0]
-    params = (
-        request.node.name.split("[", 1)[1].rstrip("]").split("-")[1:]
-        if "[" in request.node.name
-        else []
-    )
-    return "-".join([name, *params])
+    name, _, params = request.node.name.partition("[")
+    params = params.rstrip("]").replace(target.id, "", 1).strip("-")
+    return "-".join([name, params]) if params else name
 
 
 @pytest.fixture
@@ -65,6 +61,9 @@ def recording(
 ) -> str:
     """How this test talks to its target: "replay", "record" or "live"; skips or fails
     with the reason when it cannot."""
+    reason = target.unsupported.get(default_cassette_name.split("-", 1)[0])
+    if reason is not None:
+        pytest.skip(f"{target.id}: {reason}")
     if live or record_mode != "none":
         if not target.required and target.api_key() is None:
             pytest.skip(

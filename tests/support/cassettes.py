@@ -52,10 +52,14 @@ class Target:
     base_url: str | None = None
     required: bool = False
     params: dict[str, Any] = field(default_factory=dict)
+    label: str | None = None
+    """Test id and cassette folder, when one provider is a target twice (two wire formats)."""
+    unsupported: dict[str, str] = field(default_factory=dict)
+    """Scenario -> why this server cannot do it (the test is skipped with that reason)."""
 
     @property
     def id(self) -> str:
-        return self.provider
+        return self.label or self.provider
 
     def api_key(self) -> str | None:
         for name in self.key_env:
@@ -71,13 +75,33 @@ LOCAL = Target(
     required=True,
     params={"seed": 42},
 )
+LOCAL_RESPONSES = Target(
+    provider="llamacpp",
+    model=f"llamacpp/{LOCAL_MODEL}",
+    base_url=LOCAL_LLM_URL,
+    required=True,
+    params={"use_responses_api": True},
+    label="llamacpp-responses",
+    unsupported={
+        "test_stop_sequences": "the Responses API has no stop sequences",
+        "test_stream_without_usage_when_turned_off": "the Responses API always sends usage",
+        "test_tool_choice_forces_a_call": (
+            "llama-server's /v1/responses reads an object tool_choice as 'auto', and "
+            "'required' does not constrain this model's output"
+        ),
+        "test_structured_output": (
+            "llama-server's /v1/responses ignores text.format (its /chat/completions "
+            "honours response_format)"
+        ),
+    },
+)
 CLOUD = (
     Target("openai", "openai/gpt-4o-mini", ("OPENAI_API_KEY",)),
     Target("anthropic", "anthropic/claude-haiku-4-5", ("ANTHROPIC_API_KEY",)),
     Target("gemini", "gemini/gemini-2.5-flash", ("GEMINI_API_KEY", "GOOGLE_API_KEY")),
     Target("groq", "groq/llama-3.3-70b-versatile", ("GROQ_API_KEY",)),
 )
-TARGETS = (LOCAL, *CLOUD)
+TARGETS = (LOCAL, LOCAL_RESPONSES, *CLOUD)
 
 
 def record_mode_from(option: str | None) -> str:
