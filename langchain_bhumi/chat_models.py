@@ -175,6 +175,12 @@ class ChatBhumi(BaseChatModel):
         signatures, Gemini thought signatures in `tool_call_extras`, OpenRouter
         `reasoning_details`) is kept in `additional_kwargs` and sent back to that
         provider only, so passing the message on in the conversation just works.
+        Reasoning text goes back where the provider documents it must (DeepSeek and Kimi
+        thinking models on turns that made tool calls, GLM, Ollama, vLLM, llama.cpp);
+        `send_reasoning=True`/`False` forces it on or off. Tool-call ids in the history
+        are rewritten, calls and results alike, for providers that refuse other
+        providers' ids (Mistral's 9 characters, Anthropic's pattern, OpenAI's 40), so a
+        conversation can change providers mid-way.
 
     Usage metadata:
         ```python
@@ -231,6 +237,9 @@ class ChatBhumi(BaseChatModel):
     stream_usage: bool = True
     """Ask for usage in streams (`stream_options.include_usage`); turn off for servers
     that reject the field."""
+    send_reasoning: bool | None = None
+    """Send earlier turns' reasoning text back (`True`) or never (`False`); `None` follows
+    what the provider documents (e.g. DeepSeek: on turns that made tool calls)."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Extra fields for the request body."""
     default_headers: dict[str, str] | None = None
@@ -462,6 +471,7 @@ class ChatBhumi(BaseChatModel):
             stop=call_stop or None,
             seed=fields.get("seed", self.seed),
             include_usage=self.stream_usage,
+            send_reasoning=self.send_reasoning,
             extra_body={**self.model_kwargs, **extra},
         )
         request = self._client.http_request(chat_request)

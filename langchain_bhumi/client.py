@@ -110,7 +110,8 @@ class ProviderClient:
             include_usage=chat.include_usage and self.spec.stream_options,
             provider=self.spec.name,
             max_tokens_field=self.resolved.max_tokens_field,
-            send_reasoning=self.spec.send_reasoning,
+            reasoning_replay=self.spec.reasoning_replay,
+            tool_ids=self.spec.tool_ids,
         )
         headers = {
             "user-agent": USER_AGENT,
