@@ -80,6 +80,10 @@ class ChatBhumi(BaseChatModel):
         response_timeout: Longest wait for a non-streamed answer (600 s).
         connect_timeout: Connection timeout in seconds.
         total_timeout: Optional overall deadline per call, in seconds.
+        first_token_timeout: Optional longest wait for a stream's first content (text,
+            reasoning or a tool call), from the start of the call; SSE comments and pings
+            do not count, so a server that only keeps the stream alive fails with
+            `BhumiTimeoutError(phase="waiting for the first token")`.
         async_backend: `"aiohttp"` (extra `langchain-bhumi[aiohttp]`) for high-concurrency
             async streaming: about half the CPU per chunk.
         max_retries: Retries for 408/409/429/5xx and connection failures, before any
@@ -193,8 +197,8 @@ class ChatBhumi(BaseChatModel):
     Errors:
         Failures raise `langchain_bhumi.BhumiError` subclasses that say what happened and
         where: `ProviderHTTPError` (status, provider, request id, body excerpt),
-        `BhumiTimeoutError` (`.phase`: connect, waiting for headers, between chunks,
-        total), `BrokenStreamError` (cut, invalid data, in-stream error),
+        `BhumiTimeoutError` (`.phase`: connect, waiting for headers, waiting for the first
+        token, between chunks, total), `BrokenStreamError` (cut, invalid data, in-stream error),
         `MissingAPIKeyError` (names the variable to set).
     """
 
@@ -228,6 +232,9 @@ class ChatBhumi(BaseChatModel):
     """Longest wait for a stream to start. Default: `timeout`, or 10 minutes for local
     servers (ollama, llamacpp, vllm, lmstudio), which send nothing until they have
     processed the whole prompt."""
+    first_token_timeout: float | None = None
+    """Longest wait (s) for a stream's first text, reasoning or tool call, from the start
+    of the call; keep-alives (SSE comments, pings) do not count. `None`: no limit."""
     response_timeout: float | None = 600.0
     """Non-streamed calls: the longest wait for the answer, which a server only sends once it
     has generated all of it (streamed calls use `timeout`)."""
@@ -272,6 +279,7 @@ class ChatBhumi(BaseChatModel):
                 total=self.total_timeout,
                 response=self.response_timeout,
                 headers=self.header_timeout,
+                first_token=self.first_token_timeout,
             ),
             retry=RetryPolicy(max_retries=self.max_retries),
             headers=self.default_headers,
