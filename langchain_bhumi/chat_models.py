@@ -25,6 +25,7 @@ from typing_extensions import Self
 
 from langchain_bhumi.client import ProviderClient
 from langchain_bhumi.core.config import RetryPolicy, Timeouts
+from langchain_bhumi.core.text_tool_calls import TextToolCallFilter
 from langchain_bhumi.core.transport import HTTPRequest
 from langchain_bhumi.message_builder import MessageBuilder
 from langchain_bhumi.protocols import CALL_PARAMS, ChatProtocol, ChatRequest
@@ -170,6 +171,20 @@ class ChatBhumi(BaseChatModel):
         Methods: `"function_calling"` (default, a forced tool call; works on the most
         servers), `"json_schema"` (`response_format` with a schema) and `"json_mode"`.
 
+    Tool calls written as text:
+        Small local models often write the call as text when the server's template misses
+        it (a fenced JSON block, `<tool_call>{...}</tool_call>`, `[TOOL_CALLS][...]`,
+        `<|python_tag|>{...}`). With `parse_text_tool_calls=True` such an answer, to a
+        request that offered tools and got no real calls, becomes real tool calls to the
+        offered tools (never to others); the text around them stays the answer, the
+        original text is kept in `msg.response_metadata["text_tool_calls"]`. Streaming
+        holds back text that may start a call until it is clear.
+        ```python
+        local = ChatBhumi(model="llamacpp/qwen2.5-coder", parse_text_tool_calls=True)
+        local.bind_tools([get_weather]).invoke("Weather in Paris?").tool_calls
+        # [{"name": "get_weather", "args": {"city": "Paris"}, "id": "call_...", ...}]
+        ```
+
     Reasoning:
         Reasoning text (`reasoning_content`/`reasoning` on the wire, Anthropic thinking
         blocks, Gemini thought parts) is kept out of the answer:
@@ -247,6 +262,9 @@ class ChatBhumi(BaseChatModel):
     send_reasoning: bool | None = None
     """Send earlier turns' reasoning text back (`True`) or never (`False`); `None` follows
     what the provider documents (e.g. DeepSeek: on turns that made tool calls)."""
+    parse_text_tool_calls: bool = False
+    """Turn tool calls a model wrote as text into real calls, when tools were offered and
+    none were called (see "Tool calls written as text")."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Extra fields for the request body."""
     default_headers: dict[str, str] | None = None
@@ -399,8 +417,9 @@ class ChatBhumi(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request, builder = self._prepare(messages, stop, stream=False, kwargs=kwargs)
-        return self._result(builder.message(self._client.complete(request)))
+        request, builder, recovery = self._prepare(messages, stop, stream=False, kwargs=kwargs)
+        events = self._client.complete(request)
+        return self._result(builder.message(recovery.whole(events) if recovery else events))
 
     async def _agenerate(
         self,
@@ -409,8 +428,9 @@ class ChatBhumi(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request, builder = self._prepare(messages, stop, stream=False, kwargs=kwargs)
-        return self._result(builder.message(await self._client.acomplete(request)))
+        request, builder, recovery = self._prepare(messages, stop, stream=False, kwargs=kwargs)
+        events = await self._client.acomplete(request)
+        return self._result(builder.message(recovery.whole(events) if recovery else events))
 
     def _stream(
         self,
@@ -419,8 +439,9 @@ class ChatBhumi(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        request, builder = self._prepare(messages, stop, stream=True, kwargs=kwargs)
-        for events in self._client.stream(request):
+        request, builder, recovery = self._prepare(messages, stop, stream=True, kwargs=kwargs)
+        batches = self._client.stream(request)
+        for events in recovery.stream(batches) if recovery else batches:
             chunk = builder.chunk(events)
             if chunk is not None:
                 yield ChatGenerationChunk(message=chunk)
@@ -433,8 +454,9 @@ class ChatBhumi(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        request, builder = self._prepare(messages, stop, stream=True, kwargs=kwargs)
-        async for events in self._client.astream(request):
+        request, builder, recovery = self._prepare(messages, stop, stream=True, kwargs=kwargs)
+        batches = self._client.astream(request)
+        async for events in recovery.astream(batches) if recovery else batches:
             chunk = builder.chunk(events)
             if chunk is not None:
                 yield ChatGenerationChunk(message=chunk)
@@ -456,7 +478,7 @@ class ChatBhumi(BaseChatModel):
         *,
         stream: bool,
         kwargs: dict[str, Any],
-    ) -> tuple[HTTPRequest, MessageBuilder]:
+    ) -> tuple[HTTPRequest, MessageBuilder, TextToolCallFilter | None]:
         extra = dict(kwargs)
         extra.pop("stream", None)
         model = self._call_model(extra.pop("model", None))
@@ -489,7 +511,17 @@ class ChatBhumi(BaseChatModel):
             wire_format=self._protocol.name,
             provider=self._resolved.spec.name,
         )
-        return request, builder
+        return request, builder, self._text_tool_calls(chat_request)
+
+    def _text_tool_calls(self, request: ChatRequest) -> TextToolCallFilter | None:
+        """A recovery of calls written as text, when asked for and tools were offered."""
+        if not self.parse_text_tool_calls or not request.tools or request.tool_choice == "none":
+            return None
+        names = [
+            t["function"].get("name") if isinstance(t.get("function"), dict) else t.get("name")
+            for t in request.tools
+        ]
+        return TextToolCallFilter(n for n in names if isinstance(n, str))
 
     def _result(self, message: AIMessage) -> ChatResult:
         # No llm_output: LangChain would merge it into response_metadata, and the
