@@ -25,6 +25,7 @@ from typing_extensions import Self
 
 from langchain_bhumi.client import ProviderClient
 from langchain_bhumi.core.config import RetryPolicy, Timeouts
+from langchain_bhumi.core.text_tool_calls import TextToolCallFilter
 from langchain_bhumi.core.transport import HTTPRequest
 from langchain_bhumi.message_builder import MessageBuilder
 from langchain_bhumi.protocols import CALL_PARAMS, ChatProtocol, ChatRequest
@@ -82,6 +83,10 @@ class ChatBhumi(BaseChatModel):
         response_timeout: Longest wait for a non-streamed answer (600 s).
         connect_timeout: Connection timeout in seconds.
         total_timeout: Optional overall deadline per call, in seconds.
+        first_token_timeout: Optional longest wait for a stream's first content (text,
+            reasoning or a tool call), from the start of the call; SSE comments and pings
+            do not count, so a server that only keeps the stream alive fails with
+            `BhumiTimeoutError(phase="waiting for the first token")`.
         async_backend: `"aiohttp"` (extra `langchain-bhumi[aiohttp]`) for high-concurrency
             async streaming: about half the CPU per chunk.
         max_retries: Retries for 408/409/429/5xx and connection failures, before any
@@ -168,6 +173,20 @@ class ChatBhumi(BaseChatModel):
         Methods: `"function_calling"` (default, a forced tool call; works on the most
         servers), `"json_schema"` (`response_format` with a schema) and `"json_mode"`.
 
+    Tool calls written as text:
+        Small local models often write the call as text when the server's template misses
+        it (a fenced JSON block, `<tool_call>{...}</tool_call>`, `[TOOL_CALLS][...]`,
+        `<|python_tag|>{...}`). With `parse_text_tool_calls=True` such an answer, to a
+        request that offered tools and got no real calls, becomes real tool calls to the
+        offered tools (never to others); the text around them stays the answer, the
+        original text is kept in `msg.response_metadata["text_tool_calls"]`. Streaming
+        holds back text that may start a call until it is clear.
+        ```python
+        local = ChatBhumi(model="llamacpp/qwen2.5-coder", parse_text_tool_calls=True)
+        local.bind_tools([get_weather]).invoke("Weather in Paris?").tool_calls
+        # [{"name": "get_weather", "args": {"city": "Paris"}, "id": "call_...", ...}]
+        ```
+
     Reasoning:
         Reasoning text (`reasoning_content`/`reasoning` on the wire, Anthropic thinking
         blocks, Gemini thought parts) is kept out of the answer:
@@ -177,6 +196,12 @@ class ChatBhumi(BaseChatModel):
         signatures, Gemini thought signatures in `tool_call_extras`, OpenRouter
         `reasoning_details`) is kept in `additional_kwargs` and sent back to that
         provider only, so passing the message on in the conversation just works.
+        Reasoning text goes back where the provider documents it must (DeepSeek and Kimi
+        thinking models on turns that made tool calls, GLM, Ollama, vLLM, llama.cpp);
+        `send_reasoning=True`/`False` forces it on or off. Tool-call ids in the history
+        are rewritten, calls and results alike, for providers that refuse other
+        providers' ids (Mistral's 9 characters, Anthropic's pattern, OpenAI's 40), so a
+        conversation can change providers mid-way.
 
     Responses API:
         ```python
@@ -208,8 +233,8 @@ class ChatBhumi(BaseChatModel):
     Errors:
         Failures raise `langchain_bhumi.BhumiError` subclasses that say what happened and
         where: `ProviderHTTPError` (status, provider, request id, body excerpt),
-        `BhumiTimeoutError` (`.phase`: connect, waiting for headers, between chunks,
-        total), `BrokenStreamError` (cut, invalid data, in-stream error),
+        `BhumiTimeoutError` (`.phase`: connect, waiting for headers, waiting for the first
+        token, between chunks, total), `BrokenStreamError` (cut, invalid data, in-stream error),
         `MissingAPIKeyError` (names the variable to set).
     """
 
@@ -243,6 +268,9 @@ class ChatBhumi(BaseChatModel):
     """Longest wait for a stream to start. Default: `timeout`, or 10 minutes for local
     servers (ollama, llamacpp, vllm, lmstudio), which send nothing until they have
     processed the whole prompt."""
+    first_token_timeout: float | None = None
+    """Longest wait (s) for a stream's first text, reasoning or tool call, from the start
+    of the call; keep-alives (SSE comments, pings) do not count. `None`: no limit."""
     response_timeout: float | None = 600.0
     """Non-streamed calls: the longest wait for the answer, which a server only sends once it
     has generated all of it (streamed calls use `timeout`)."""
@@ -252,6 +280,12 @@ class ChatBhumi(BaseChatModel):
     stream_usage: bool = True
     """Ask for usage in streams (`stream_options.include_usage`); turn off for servers
     that reject the field."""
+    send_reasoning: bool | None = None
+    """Send earlier turns' reasoning text back (`True`) or never (`False`); `None` follows
+    what the provider documents (e.g. DeepSeek: on turns that made tool calls)."""
+    parse_text_tool_calls: bool = False
+    """Turn tool calls a model wrote as text into real calls, when tools were offered and
+    none were called (see "Tool calls written as text")."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Extra fields for the request body."""
     default_headers: dict[str, str] | None = None
@@ -295,6 +329,7 @@ class ChatBhumi(BaseChatModel):
                 total=self.total_timeout,
                 response=self.response_timeout,
                 headers=self.header_timeout,
+                first_token=self.first_token_timeout,
             ),
             retry=RetryPolicy(max_retries=self.max_retries),
             headers=self.default_headers,
@@ -428,8 +463,11 @@ class ChatBhumi(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        client, request, builder = self._prepare(messages, stop, stream=False, kwargs=kwargs)
-        return self._result(builder.message(client.complete(request)))
+        client, request, builder, recovery = self._prepare(
+            messages, stop, stream=False, kwargs=kwargs
+        )
+        events = client.complete(request)
+        return self._result(builder.message(recovery.whole(events) if recovery else events))
 
     async def _agenerate(
         self,
@@ -438,8 +476,11 @@ class ChatBhumi(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        client, request, builder = self._prepare(messages, stop, stream=False, kwargs=kwargs)
-        return self._result(builder.message(await client.acomplete(request)))
+        client, request, builder, recovery = self._prepare(
+            messages, stop, stream=False, kwargs=kwargs
+        )
+        events = await client.acomplete(request)
+        return self._result(builder.message(recovery.whole(events) if recovery else events))
 
     def _stream(
         self,
@@ -448,8 +489,11 @@ class ChatBhumi(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        client, request, builder = self._prepare(messages, stop, stream=True, kwargs=kwargs)
-        for events in client.stream(request):
+        client, request, builder, recovery = self._prepare(
+            messages, stop, stream=True, kwargs=kwargs
+        )
+        batches = client.stream(request)
+        for events in recovery.stream(batches) if recovery else batches:
             chunk = builder.chunk(events)
             if chunk is not None:
                 yield ChatGenerationChunk(message=chunk)
@@ -462,8 +506,11 @@ class ChatBhumi(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        client, request, builder = self._prepare(messages, stop, stream=True, kwargs=kwargs)
-        async for events in client.astream(request):
+        client, request, builder, recovery = self._prepare(
+            messages, stop, stream=True, kwargs=kwargs
+        )
+        batches = client.astream(request)
+        async for events in recovery.astream(batches) if recovery else batches:
             chunk = builder.chunk(events)
             if chunk is not None:
                 yield ChatGenerationChunk(message=chunk)
@@ -485,7 +532,7 @@ class ChatBhumi(BaseChatModel):
         *,
         stream: bool,
         kwargs: dict[str, Any],
-    ) -> tuple[ProviderClient, HTTPRequest, MessageBuilder]:
+    ) -> tuple[ProviderClient, HTTPRequest, MessageBuilder, TextToolCallFilter | None]:
         extra = dict(kwargs)
         extra.pop("stream", None)
         model = self._call_model(extra.pop("model", None))
@@ -508,6 +555,7 @@ class ChatBhumi(BaseChatModel):
             stop=call_stop or None,
             seed=fields.get("seed", self.seed),
             include_usage=self.stream_usage,
+            send_reasoning=self.send_reasoning,
             extra_body={**self.model_kwargs, **extra},
         )
         client = self._client_for(model, chat_request.tools)
@@ -518,7 +566,17 @@ class ChatBhumi(BaseChatModel):
             wire_format=client.protocol.name,
             provider=self._resolved.spec.name,
         )
-        return client, request, builder
+        return client, request, builder, self._text_tool_calls(chat_request)
+
+    def _text_tool_calls(self, request: ChatRequest) -> TextToolCallFilter | None:
+        """A recovery of calls written as text, when asked for and tools were offered."""
+        if not self.parse_text_tool_calls or not request.tools or request.tool_choice == "none":
+            return None
+        names = [
+            t["function"].get("name") if isinstance(t.get("function"), dict) else t.get("name")
+            for t in request.tools
+        ]
+        return TextToolCallFilter(n for n in names if isinstance(n, str))
 
     def _result(self, message: AIMessage) -> ChatResult:
         # No llm_output: LangChain would merge it into response_metadata, and the

@@ -17,7 +17,9 @@ import httpx
 
 from langchain_bhumi._version import __version__
 from langchain_bhumi.core.config import RetryPolicy, Timeouts
+from langchain_bhumi.core.errors import BhumiTimeoutError
 from langchain_bhumi.core.events import StreamEvent
+from langchain_bhumi.core.first_token import FirstTokenWatch
 from langchain_bhumi.core.transport import AsyncBackend, HTTPRequest, Transport
 from langchain_bhumi.protocols import ChatProtocol, ChatRequest, get_protocol
 from langchain_bhumi.providers import ResolvedProvider, endpoint_url
@@ -123,7 +125,8 @@ class ProviderClient:
             include_usage=chat.include_usage and self.spec.stream_options,
             provider=self.spec.name,
             max_tokens_field=self.resolved.max_tokens_field,
-            send_reasoning=self.spec.send_reasoning,
+            reasoning_replay=self.spec.reasoning_replay,
+            tool_ids=self.spec.tool_ids,
         )
         headers = {
             "user-agent": USER_AGENT,
@@ -141,11 +144,38 @@ class ProviderClient:
 
     def stream(self, request: HTTPRequest) -> Iterator[list[StreamEvent]]:
         """The events of a streamed request, one list per network read."""
-        return self.transport.stream(request, self.protocol.stream_decoder())
+        if self.transport.timeouts.first_token is None:
+            return self.transport.stream(request, self.protocol.stream_decoder())
+        return self._watched_stream(request)
 
     def astream(self, request: HTTPRequest) -> AsyncIterator[list[StreamEvent]]:
         """Async twin of `stream`."""
-        return self.transport.astream(request, self.protocol.stream_decoder())
+        if self.transport.timeouts.first_token is None:
+            return self.transport.astream(request, self.protocol.stream_decoder())
+        return self._watched_astream(request)
+
+    def _watched_stream(self, request: HTTPRequest) -> Iterator[list[StreamEvent]]:
+        yield from self.transport.stream(request, self._first_token_watch(request))
+
+    async def _watched_astream(self, request: HTTPRequest) -> AsyncIterator[list[StreamEvent]]:
+        async for events in self.transport.astream(request, self._first_token_watch(request)):
+            yield events
+
+    def _first_token_watch(self, request: HTTPRequest) -> FirstTokenWatch:
+        """The decoder, watched from now for the first content (`Timeouts.first_token`)."""
+        limit = self.transport.timeouts.first_token
+        assert limit is not None
+        url = self.transport.redactor.url(request.url)
+        return FirstTokenWatch(
+            self.protocol.stream_decoder(),
+            limit,
+            lambda: BhumiTimeoutError(
+                provider=self.spec.name,
+                url=url,
+                phase="waiting for the first token",
+                timeout=limit,
+            ),
+        )
 
     def complete(self, request: HTTPRequest) -> list[StreamEvent]:
         """The events of a non-streamed request."""

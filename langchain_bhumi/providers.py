@@ -17,6 +17,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from langchain_bhumi.core.errors import ConfigurationError, MissingAPIKeyError
+from langchain_bhumi.core.tool_ids import ALPHANUMERIC, ToolIdRule
+from langchain_bhumi.protocols.base import NO_REPLAY, ReasoningReplay
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +35,10 @@ class ProviderSpec:
         key_required: Whether calls fail without a key (local servers do not need one).
         max_tokens_field: Body field for the output-token limit.
         stream_options: Whether the server accepts `stream_options.include_usage`.
-        send_reasoning: Whether earlier turns' reasoning text goes back to the server.
+        reasoning_replay: Which earlier turns' reasoning text goes back to the server,
+            in which field (`ChatBhumi(send_reasoning=...)` overrides when).
+        tool_ids: The tool-call ids the provider accepts, when it is stricter than its
+            wire format; other ids in the history are rewritten (see `core.tool_ids`).
         root: Path added to a bare `scheme://host[:port]` base URL; `None` uses the
             protocol's default (`/v1` for chat completions).
         local: A server on this machine (used in messages and the demo).
@@ -49,7 +54,8 @@ class ProviderSpec:
     key_required: bool = True
     max_tokens_field: str = "max_tokens"
     stream_options: bool = True
-    send_reasoning: bool = False
+    reasoning_replay: ReasoningReplay = NO_REPLAY
+    tool_ids: ToolIdRule | None = None
     root: str | None = None
     local: bool = False
     responses_api: bool = False
@@ -91,6 +97,29 @@ LOCAL_HEADER_TIMEOUT = 600.0
 """Local servers answer a long prompt only after processing all of it (minutes on a CPU)."""
 
 
+# Reasoning that must go back, per each provider's documentation:
+# - DeepSeek thinking mode: a turn that made tool calls must carry its reasoning_content in
+#   every later request (HTTP 400 otherwise; `""` is accepted for a turn without any);
+#   other turns need none and it is ignored there.
+# - Moonshot Kimi thinking models: the same rule ("reasoning_content is missing in
+#   assistant tool call message"), and `""` counts as missing: `" "` is the least accepted.
+# - Z.ai GLM: interleaved thinking wants the reasoning of tool-call turns returned with the
+#   tool results (no error without it).
+# - Ollama and vLLM pass an assistant message's `reasoning` to the model's template (vLLM
+#   renamed it from reasoning_content; Ollama's /v1 ignores reasoning_content).
+# - llama.cpp passes reasoning_content to the template, which keeps what it needs.
+_TOOL_TURNS_REQUIRED_EMPTY_OK = ReasoningReplay("tool_calls", placeholder="")
+_TOOL_TURNS_REQUIRED_NON_EMPTY = ReasoningReplay("tool_calls", placeholder=" ")
+_TOOL_TURNS = ReasoningReplay("tool_calls")
+_TOOL_TURNS_AS_REASONING = ReasoningReplay("tool_calls", field="reasoning")
+
+MISTRAL_TOOL_IDS = ToolIdRule(alphabet=ALPHANUMERIC, length=9)
+"""Mistral answers 400 "Tool call id was ... but must be a-z, A-Z, 0-9, with a length of 9"."""
+
+OPENAI_TOOL_IDS = ToolIdRule(max_length=40)
+"""OpenAI answers 400 "string too long. Expected a string with maximum length 40"."""
+
+
 def _env_name(provider: str) -> str:
     return provider.upper().replace("-", "_").replace(".", "_")
 
@@ -127,12 +156,22 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "OPENAI_API_KEY",
             max_tokens_field="max_completion_tokens",
             responses_api=True,
+            tool_ids=OPENAI_TOOL_IDS,
         ),
         _openai_compatible("groq", "https://api.groq.com/openai/v1"),
         _openai_compatible("openrouter", "https://openrouter.ai/api/v1"),
         # Mistral sends usage on its last chunk unasked and rejects unknown fields.
-        _openai_compatible("mistral", "https://api.mistral.ai/v1", stream_options=False),
-        _openai_compatible("deepseek", "https://api.deepseek.com/v1"),
+        _openai_compatible(
+            "mistral",
+            "https://api.mistral.ai/v1",
+            stream_options=False,
+            tool_ids=MISTRAL_TOOL_IDS,
+        ),
+        _openai_compatible(
+            "deepseek",
+            "https://api.deepseek.com/v1",
+            reasoning_replay=_TOOL_TURNS_REQUIRED_EMPTY_OK,
+        ),
         _openai_compatible("xai", "https://api.x.ai/v1"),
         _openai_compatible(
             "together", "https://api.together.xyz/v1", "TOGETHER_API_KEY", "TOGETHER_AI_API_KEY"
@@ -144,13 +183,32 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "perplexity", "https://api.perplexity.ai", "PERPLEXITY_API_KEY", "PPLX_API_KEY", root=""
         ),
         _openai_compatible("huggingface", "https://router.huggingface.co/v1", "HF_TOKEN"),
-        _openai_compatible("moonshot", "https://api.moonshot.ai/v1"),
-        _openai_compatible("zai", "https://api.z.ai/api/paas/v4"),
+        _openai_compatible(
+            "moonshot",
+            "https://api.moonshot.ai/v1",
+            reasoning_replay=_TOOL_TURNS_REQUIRED_NON_EMPTY,
+        ),
+        _openai_compatible("zai", "https://api.z.ai/api/paas/v4", reasoning_replay=_TOOL_TURNS),
         _openai_compatible("nvidia", "https://integrate.api.nvidia.com/v1"),
         _openai_compatible("dashscope", "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"),
-        _openai_compatible("ollama", "http://127.0.0.1:11434/v1", local=True),
-        _openai_compatible("llamacpp", "http://127.0.0.1:8080/v1", local=True, send_reasoning=True),
-        _openai_compatible("vllm", "http://127.0.0.1:8000/v1", local=True),
+        _openai_compatible(
+            "ollama",
+            "http://127.0.0.1:11434/v1",
+            local=True,
+            reasoning_replay=_TOOL_TURNS_AS_REASONING,
+        ),
+        _openai_compatible(
+            "llamacpp",
+            "http://127.0.0.1:8080/v1",
+            local=True,
+            reasoning_replay=ReasoningReplay("always"),
+        ),
+        _openai_compatible(
+            "vllm",
+            "http://127.0.0.1:8000/v1",
+            local=True,
+            reasoning_replay=_TOOL_TURNS_AS_REASONING,
+        ),
         _openai_compatible(
             "lmstudio",
             "http://127.0.0.1:1234/v1",

@@ -6,7 +6,10 @@
     per-chunk timer); `response` bounds the wait for a non-streamed answer, which a
     server sends only once it has generated all of it; `headers` bounds the wait for a
     stream to start when it must differ from `idle`; `total`, when set, is an overall
-    deadline checked after every read, with the read timeout clamped to the time left.
+    deadline checked after every read, with the read timeout clamped to the time left;
+    `first_token`, when set, bounds the wait for a stream's first content (text,
+    reasoning or a tool call; SSE comments and pings do not count), from the start of
+    the call, checked whenever a network read arrives (`core.first_token`).
 
 `RetryPolicy`: exponential backoff with full jitter, capped, honouring a server's
 `Retry-After` up to a limit.
@@ -33,6 +36,8 @@ class Timeouts:
     headers: float | None = None
     """Wait for a stream to start, when it differs from `idle` (a local server processes
     the whole prompt before it sends anything); `None` means `idle`."""
+    first_token: float | None = None
+    """Wait for a stream's first content event, keep-alives not counting; `None`: no limit."""
 
     def read_limit(self, *, stream: bool) -> float | None:
         """Longest wait for the headers (and, non-streamed, for the whole body)."""

@@ -28,7 +28,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 TimeoutPhase = Literal[
-    "connect", "sending request", "waiting for headers", "between chunks", "total"
+    "connect",
+    "sending request",
+    "waiting for headers",
+    "waiting for the first token",
+    "between chunks",
+    "total",
 ]
 
 BODY_EXCERPT_LIMIT = 1024
@@ -146,8 +151,9 @@ class BhumiTimeoutError(BhumiError, TimeoutError):
     """Nothing arrived in time.
 
     `phase` is one of `"connect"`, `"sending request"`, `"waiting for headers"`
-    (the server accepted the request and sent nothing), `"between chunks"` (a stream
-    stalled) or `"total"` (the optional overall deadline passed).
+    (the server accepted the request and sent nothing), `"waiting for the first token"`
+    (the stream started but sent no content in time, only keep-alives), `"between
+    chunks"` (a stream stalled) or `"total"` (the optional overall deadline passed).
     """
 
     def __init__(

@@ -18,12 +18,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from langchain_core.messages import BaseMessage
 
 from langchain_bhumi.core.decoding import FrameDecoder
 from langchain_bhumi.core.events import StreamEvent
+from langchain_bhumi.core.tool_ids import ToolIdRule
 
 TOOL_CALL_EXTRAS = "tool_call_extras"
 """`additional_kwargs` key: `{tool_call_id: provider data}` that must travel back with each
@@ -31,6 +32,38 @@ call on the next turn (Gemini thought signatures, ...)."""
 
 ToolChoice = str | dict[str, Any]
 """`"auto"`, `"required"`, `"none"`, a tool name, or a format-specific dict."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningReplay:
+    """Which earlier assistant turns carry their reasoning text back to the server, and how.
+
+    Attributes:
+        when: `"never"`; `"tool_calls"`: the turns that made tool calls (DeepSeek and Kimi
+            thinking models answer HTTP 400 when such a turn lacks it; other turns need
+            none); `"always"`: every turn that has reasoning.
+        field: The assistant-message field that carries it: `reasoning_content`
+            (DeepSeek, Kimi, GLM, Qwen, llama.cpp) or `reasoning` (Ollama, vLLM).
+        placeholder: Sent on a tool-call turn that has no reasoning (one another
+            provider wrote), where the provider requires the field: DeepSeek accepts
+            `""`, Kimi only a non-empty `" "`. `None` leaves the field out.
+    """
+
+    when: Literal["never", "tool_calls", "always"] = "never"
+    field: str = "reasoning_content"
+    placeholder: str | None = None
+
+    def text_for(self, reasoning: str, *, has_calls: bool) -> str | None:
+        """The reasoning text to send with one assistant turn, or `None` for none."""
+        if self.when == "never" or (self.when == "tool_calls" and not has_calls):
+            return None
+        if reasoning:
+            return reasoning
+        return self.placeholder if has_calls else None
+
+
+NO_REPLAY = ReasoningReplay()
+"""Reasoning stays out of the history sent (what most servers expect)."""
 
 
 _GENERATION = {"param": "generation"}
@@ -73,8 +106,24 @@ class ChatRequest:
     """The registry name of the provider the request goes to (set by `ProviderClient`);
     provider state in earlier messages is replayed only to the provider that produced it."""
     max_tokens_field: str = "max_tokens"
-    send_reasoning: bool = False
+    send_reasoning: bool | None = None
+    """Force earlier turns' reasoning back to the server (`True`) or keep it out (`False`);
+    `None` follows `reasoning_replay`."""
+    reasoning_replay: ReasoningReplay = NO_REPLAY
+    """The provider's rule for reasoning in the history (set by `ProviderClient`)."""
+    tool_ids: ToolIdRule | None = None
+    """The tool-call ids the provider accepts (set by `ProviderClient`); `None` means the
+    format's own rule (`ChatProtocol.tool_ids`)."""
     extra_body: dict[str, Any] = field(default_factory=dict)
+
+    def replay(self) -> ReasoningReplay:
+        """The reasoning rule in force: the provider's, unless `send_reasoning` forces it."""
+        rule = self.reasoning_replay
+        if self.send_reasoning is None:
+            return rule
+        return ReasoningReplay(
+            "always" if self.send_reasoning else "never", rule.field, rule.placeholder
+        )
 
 
 GENERATION_PARAMS = frozenset(
@@ -96,6 +145,10 @@ class ChatProtocol(ABC):
 
     default_root: ClassVar[str] = "/v1"
     """Path appended to a bare `scheme://host[:port]` base URL."""
+
+    tool_ids: ClassVar[ToolIdRule | None] = None
+    """The tool-call ids the format accepts, when it restricts them; a provider's own rule
+    (`ChatRequest.tool_ids`) replaces it."""
 
     @abstractmethod
     def path(self, model: str, *, stream: bool) -> str:

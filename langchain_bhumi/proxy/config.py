@@ -13,6 +13,7 @@ log_prompts = false
 provider = "llamacpp"
 base_url = "http://127.0.0.1:18080/v1"
 params = { temperature = 0 }    # defaults for every request to this backend
+first_token_timeout = 120       # optional: fail a stream that sends only keep-alives
 drop = ["reasoning_effort"]     # options this backend rejects
 
 [backends.openai]
@@ -70,6 +71,8 @@ class BackendConfig:
     params: dict[str, Any] = field(default_factory=dict)
     timeout: float = 60.0
     header_timeout: float | None = None
+    first_token_timeout: float | None = None
+    """Longest wait for the backend's first content (keep-alives do not count)."""
     max_retries: int = 2
     drop: tuple[str, ...] = ()
     """Request options this backend rejects, removed before sending (e.g. gemini-cli sends
@@ -208,6 +211,9 @@ def _backend(name: str, table: dict[str, Any], where: str) -> BackendConfig:
         params=params,
         timeout=float(table.get("timeout", 60.0)),
         header_timeout=float(table["header_timeout"]) if "header_timeout" in table else None,
+        first_token_timeout=(
+            float(table["first_token_timeout"]) if "first_token_timeout" in table else None
+        ),
         max_retries=int(table.get("max_retries", 2)),
         drop=drop,
     )

@@ -71,7 +71,11 @@ class Backend:
             resolve_provider(config.provider, base_url=config.base_url),
             api_key=config.api_key,
             require_key=not config.passthrough_key,
-            timeouts=Timeouts(idle=config.timeout, headers=config.header_timeout),
+            timeouts=Timeouts(
+                idle=config.timeout,
+                headers=config.header_timeout,
+                first_token=config.first_token_timeout,
+            ),
             retry=RetryPolicy(max_retries=config.max_retries),
         )
 

@@ -8,9 +8,10 @@ repeat it (Ollama draws ids from 1,000 values; scripted servers and proxies send
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-from tests.support.server import Scripted
+from tests.support.server import Received, Scripted
 
 Call = tuple[str, str, dict[str, Any]]
 """A tool call as `(id, name, args)`."""
@@ -116,6 +117,66 @@ def gemini_answer(
         "responseId": response_id,
     }
     return Scripted(parts=[f"data: {json.dumps(chunk)}\r\n\r\n".encode()])
+
+
+def mistral_answer(
+    text: str = "", calls: tuple[Call, ...] = (), *, response_id: str = "cmpl-1"
+) -> Scripted:
+    """A Mistral chat-completions stream: whole calls without `index`, usage on the last
+    chunk unasked."""
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **top: Any) -> Any:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        return {
+            "id": response_id,
+            "object": "chat.completion.chunk",
+            "model": "mistral-large",
+            "choices": [choice],
+            **top,
+        }
+
+    chunks = [chunk({"role": "assistant", "content": text})]
+    if calls:
+        tool_calls = [
+            {"id": call_id, "function": {"name": name, "arguments": json.dumps(args)}}
+            for call_id, name, args in calls
+        ]
+        chunks.append(chunk({"tool_calls": tool_calls}))
+    usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+    chunks.append(chunk({"content": ""}, "tool_calls" if calls else "stop", usage=usage))
+    return Scripted.sse(*chunks)
+
+
+MISTRAL_ID = re.compile(r"[a-zA-Z0-9]{9}")
+
+
+class MistralServer:
+    """A `ScriptedServer` responder that checks tool-call ids as Mistral does: any id in
+    the request that is not 9 characters of `[a-zA-Z0-9]` gets Mistral's 400; otherwise
+    the next queued answer."""
+
+    def __init__(self, *answers: Scripted) -> None:
+        self.answers = list(answers)
+        self.rejected: list[str] = []
+
+    def __call__(self, request: Received) -> Scripted:
+        for message in request.json().get("messages", ()):
+            ids = [c.get("id", "") for c in message.get("tool_calls") or ()]
+            if message.get("role") == "tool":
+                ids.append(message.get("tool_call_id", ""))
+            for call_id in ids:
+                if not MISTRAL_ID.fullmatch(call_id):
+                    self.rejected.append(call_id)
+                    error = {
+                        "object": "error",
+                        "message": f"Tool call id was {call_id} but must be a-z, A-Z, 0-9, "
+                        "with a length of 9.",
+                        "type": "invalid_request_error",
+                        "param": None,
+                        "code": None,
+                    }
+                    return Scripted.json(error, status=400)
+        return self.answers.pop(0)
 
 
 ANSWERS = {"openai": openai_answer, "anthropic": anthropic_answer, "gemini": gemini_answer}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -238,8 +239,32 @@ def test_foreign_tool_call_ids_are_mapped_the_same_way_on_call_and_result() -> N
         AIMessage("", tool_calls=[{"name": "f", "args": {}, "id": "functions.f:0"}]),
         ToolMessage("ok", tool_call_id="functions.f:0"),
     )
-    assert encoded[1]["content"][0]["id"] == "functions_f_0"
-    assert encoded[2]["content"][0]["tool_use_id"] == "functions_f_0"
+    call_id = encoded[1]["content"][0]["id"]
+    assert re.fullmatch(r"functions_f_0_[a-zA-Z0-9]{8}", call_id)
+    assert encoded[2]["content"][0]["tool_use_id"] == call_id
+
+
+def test_ids_that_sanitize_alike_stay_distinct() -> None:
+    """`a.b` and `a:b` both read `a_b` once sanitized; Anthropic refuses two tool_use
+    blocks with one id, and each result must still find its own call."""
+    encoded = turns(
+        HumanMessage("go"),
+        AIMessage(
+            "",
+            tool_calls=[
+                {"name": "f", "args": {"n": 1}, "id": "a.b"},
+                {"name": "f", "args": {"n": 2}, "id": "a:b"},
+                {"name": "f", "args": {"n": 3}, "id": "a_b"},
+            ],
+        ),
+        ToolMessage("one", tool_call_id="a.b"),
+        ToolMessage("two", tool_call_id="a:b"),
+        ToolMessage("three", tool_call_id="a_b"),
+    )
+    sent = [block["id"] for block in encoded[1]["content"]]
+    assert len(set(sent)) == 3
+    assert sent[2] == "a_b"  # an accepted id is kept as it is
+    assert [block["tool_use_id"] for block in encoded[2]["content"]] == sent
 
 
 def test_thinking_blocks_are_replayed_verbatim_before_text_and_tool_use() -> None:

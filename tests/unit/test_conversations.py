@@ -15,8 +15,9 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
 from langchain_bhumi import ChatBhumi
+from langchain_bhumi.core.errors import BadRequestError
 from tests.support.server import Scripted, ScriptedServer
-from tests.support.wire import ANSWERS, MODELS
+from tests.support.wire import ANSWERS, MODELS, MistralServer, mistral_answer
 
 KEY = "sk-test-0123456789abcdef"
 
@@ -181,3 +182,107 @@ def test_parallel_calls_that_share_one_id_both_run(family: str, server: Scripted
         sent_results = [b["tool_use_id"] for b in blocks if b["type"] == "tool_result"]
     assert len(set(sent_calls)) == 2
     assert sorted(sent_calls) == sorted(sent_results)
+
+
+def test_one_conversation_moves_through_openai_anthropic_mistral_and_gemini() -> None:
+    """Each provider gets the earlier turns' tool calls in ids it accepts, each result
+    still paired with its call: Mistral, which refuses any id but 9 alphanumerics with a
+    400, accepts every request, and sees the same ids for the same calls each time."""
+    checkpointer = InMemorySaver()
+    thread: dict[str, Any] = {"configurable": {"thread_id": "four"}}
+    mistral_backend = MistralServer(
+        mistral_answer(calls=(("D681PevKs", "get_weather", {"city": "Berlin"}),)),
+        mistral_answer("Berlin is sunny."),
+    )
+    with (
+        ScriptedServer() as openai,
+        ScriptedServer() as anthropic,
+        ScriptedServer(responder=mistral_backend) as mistral,
+        ScriptedServer() as gemini,
+    ):
+        openai.enqueue(
+            ANSWERS["openai"](
+                calls=(("call_Vq3tJ2oXb8KfRz1mPy7sLw0a", "get_weather", {"city": "Paris"}),)
+            ),
+            ANSWERS["openai"]("Paris is sunny."),
+        )
+        anthropic.enqueue(
+            ANSWERS["anthropic"](
+                calls=(("toolu_01A09q90qw90lq917835lq9", "get_weather", {"city": "Rome"}),)
+            ),
+            ANSWERS["anthropic"]("Rome is sunny too."),
+        )
+        gemini.enqueue(ANSWERS["gemini"]("All three are sunny."))
+        models = {
+            "openai": model("openai", openai),
+            "anthropic": model("anthropic", anthropic),
+            "mistral": ChatBhumi(
+                model="mistral/mistral-large-latest",
+                base_url=mistral.url,
+                api_key=KEY,
+                max_retries=0,
+                streaming=True,
+            ),
+            "gemini": model("gemini", gemini),
+        }
+
+        def run(family: str, text: str) -> list[Any]:
+            agent = create_agent(models[family], tools=[get_weather], checkpointer=checkpointer)
+            return list(agent.invoke({"messages": [("user", text)]}, thread)["messages"])
+
+        run("openai", "Paris?")
+        run("anthropic", "Rome?")
+        history = run("mistral", "Berlin?")
+        messages = run("gemini", "All three?")
+
+        # The control: the same history with the ids as they are gets Mistral's 400.
+        raw = ChatBhumi(
+            model="openai/mistral-large", base_url=mistral.url, api_key=KEY, max_retries=0
+        )
+        with pytest.raises(BadRequestError, match="must be a-z, A-Z, 0-9, with a length of 9"):
+            raw.invoke(history[:-2])
+
+    results = [m.content for m in messages if isinstance(m, ToolMessage)]
+    assert results == ["Paris: sunny, 21 C", "Rome: sunny, 21 C", "Berlin: sunny, 21 C"]
+    assert messages[-1].text == "All three are sunny."
+    # The history keeps the ids each provider gave.
+    ids = [c["id"] for m in messages if isinstance(m, AIMessage) for c in m.tool_calls]
+    assert ids == ["call_Vq3tJ2oXb8KfRz1mPy7sLw0a", "toolu_01A09q90qw90lq917835lq9", "D681PevKs"]
+
+    # Mistral: two requests, every id accepted, calls and results paired, same ids both times.
+    assert mistral_backend.rejected == ["call_Vq3tJ2oXb8KfRz1mPy7sLw0a"]  # the control only
+    sent = [request.json()["messages"] for request in mistral.received[:2]]
+    pairs = []
+    for wire in sent:
+        calls = [c["id"] for m in wire if m.get("tool_calls") for c in m["tool_calls"]]
+        results_sent = [m["tool_call_id"] for m in wire if m["role"] == "tool"]
+        assert calls == results_sent and len(set(calls)) == len(calls)
+        pairs.append(calls)
+    assert len(pairs[0]) == 2 and pairs[1][:2] == pairs[0]
+    assert pairs[1][2] == "D681PevKs"
+
+    # Anthropic got the OpenAI call paired; Gemini all three, answered by name in order.
+    blocks = [
+        b
+        for m in anthropic.received[0].json()["messages"]
+        if isinstance(m["content"], list)
+        for b in m["content"]
+    ]
+    assert [b["id"] for b in blocks if b["type"] == "tool_use"] == [
+        b["tool_use_id"] for b in blocks if b["type"] == "tool_result"
+    ]
+    contents = gemini.received[0].json()["contents"]
+    calls = [
+        p["functionCall"]["args"]["city"]
+        for c in contents
+        for p in c["parts"]
+        if "functionCall" in p
+    ]
+    answered = [
+        p["functionResponse"]["name"]
+        for c in contents
+        for p in c["parts"]
+        if "functionResponse" in p
+    ]
+    assert calls == ["Paris", "Rome", "Berlin"]
+    assert answered == ["get_weather"] * 3

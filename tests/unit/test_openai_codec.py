@@ -24,7 +24,7 @@ from langchain_bhumi.core.events import (
     Usage,
 )
 from langchain_bhumi.core.framing import ServerSentEvent
-from langchain_bhumi.protocols.base import ChatRequest
+from langchain_bhumi.protocols.base import ChatRequest, ReasoningReplay
 from langchain_bhumi.protocols.openai_chat.client import (
     OpenAIChatProtocol,
     encode_message,
@@ -173,7 +173,7 @@ def test_provider_state_is_sent_back_on_the_next_turn() -> None:
 def test_reasoning_text_is_sent_back_only_when_the_provider_wants_it() -> None:
     message = AIMessage("4", additional_kwargs={"reasoning_content": "2+2"})
     assert "reasoning_content" not in encode_message(message)
-    assert encode_message(message, send_reasoning=True)["reasoning_content"] == "2+2"
+    assert encode_message(message, ReasoningReplay("always"))["reasoning_content"] == "2+2"
 
 
 # --- request fields -------------------------------------------------------------------

@@ -69,6 +69,7 @@ from langchain_bhumi.core.events import (
     Usage,
 )
 from langchain_bhumi.core.framing import WHOLE_BODY, Frame, Framer, SSEFramer, WholeBodyFramer
+from langchain_bhumi.core.tool_ids import ALPHANUMERIC, ToolIdMap, ToolIdRule
 from langchain_bhumi.core.toolcalls import ToolCallAssembler
 from langchain_bhumi.protocols.base import ChatProtocol, ChatRequest, ToolChoice
 from langchain_bhumi.protocols.content import (
@@ -127,7 +128,10 @@ _REPLAYED_BLOCK_TYPES = frozenset(
     }
 )
 _NO_THINKING_EFFORTS = frozenset({"none", "off", "disabled"})
-_TOOL_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+TOOL_IDS = ToolIdRule(alphabet=ALPHANUMERIC | {"_", "-"})
+"""Anthropic tool-use ids match `^[a-zA-Z0-9_-]+$`: other providers' ids
+(`functions.get_weather:0`) are rewritten, the same way on the call and on its result."""
 _BLOCK_TEXT, _BLOCK_THINKING, _BLOCK_TOOL, _BLOCK_SERVER, _BLOCK_OTHER = range(5)
 
 
@@ -234,6 +238,7 @@ class AnthropicProtocol(ChatProtocol):
     """
 
     name = "anthropic"
+    tool_ids = TOOL_IDS
 
     def path(self, model: str, *, stream: bool) -> str:
         return "/messages"
@@ -249,7 +254,9 @@ class AnthropicProtocol(ChatProtocol):
         return kind == "json_schema" and supports_native_json_schema(model)
 
     def encode_request(self, request: ChatRequest) -> dict[str, Any]:
-        system, messages = encode_messages(request.messages)
+        system, messages = encode_messages(
+            request.messages, ToolIdMap(request.tool_ids or self.tool_ids)
+        )
         body: dict[str, Any] = {"model": request.model, "messages": messages}
         if system is not None:
             body["system"] = system
@@ -439,11 +446,13 @@ def _relax_forced_tool_choice(body: dict[str, Any]) -> None:
 
 
 def encode_messages(
-    messages: Sequence[BaseMessage],
+    messages: Sequence[BaseMessage], ids: ToolIdMap | None = None
 ) -> tuple[str | list[dict[str, Any]] | None, list[dict[str, Any]]]:
     """`(system, messages)`: system messages hoisted to the top-level `system` (a string,
     or blocks when any has blocks), the rest as alternating user / assistant turns with
-    consecutive same-role messages (tool results included) merged into one turn."""
+    consecutive same-role messages (tool results included) merged into one turn. Tool-call
+    ids pass through `ids` (default: Anthropic's own rule, `TOOL_IDS`)."""
+    ids = ids or ToolIdMap(TOOL_IDS)
     system: list[str | list[dict[str, Any]]] = []
     turns: list[dict[str, Any]] = []
     for message in messages:
@@ -457,14 +466,14 @@ def encode_messages(
         ):
             role = "assistant"
             content: str | list[dict[str, Any]] = (
-                encode_assistant(message)
+                encode_assistant(message, ids)
                 if isinstance(message, AIMessage)
                 else _encode_user_content(message.content)
             )
             if not content:
                 continue  # an empty assistant turn is refused; the user turns then merge
         elif isinstance(message, ToolMessage):
-            role, content = "user", [encode_tool_result(message)]
+            role, content = "user", [encode_tool_result(message, ids)]
         elif isinstance(message, HumanMessage) or (
             isinstance(message, ChatMessage) and message.role == "user"
         ):
@@ -571,9 +580,10 @@ def _decode_text(data: str) -> str:
         return data  # already plain text
 
 
-def encode_tool_result(message: ToolMessage) -> dict[str, Any]:
+def encode_tool_result(message: ToolMessage, ids: ToolIdMap | None = None) -> dict[str, Any]:
     """A tool result block: string or block content, `is_error` for failed tools."""
-    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": _tool_id(message.tool_call_id)}
+    tool_use_id = (ids or ToolIdMap(TOOL_IDS))(message.tool_call_id)
+    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_use_id}
     content = message.content
     if isinstance(content, str):
         if content:
@@ -590,7 +600,7 @@ def encode_tool_result(message: ToolMessage) -> dict[str, Any]:
     return block
 
 
-def encode_assistant(message: AIMessage) -> list[dict[str, Any]]:
+def encode_assistant(message: AIMessage, ids: ToolIdMap | None = None) -> list[dict[str, Any]]:
     """An assistant turn: thinking, server-tool blocks, text, then `tool_use` blocks.
 
     Thinking comes from `additional_kwargs["thinking_blocks"]` (what this package keeps)
@@ -600,6 +610,7 @@ def encode_assistant(message: AIMessage) -> list[dict[str, Any]]:
     message another wire format produced (its signatures mean nothing to Claude), is
     dropped.
     """
+    ids = ids or ToolIdMap(TOOL_IDS)
     kwargs = message.additional_kwargs
     foreign = message.response_metadata.get("wire_format") not in (None, AnthropicProtocol.name)
     state = kwargs.get(THINKING_BLOCKS)
@@ -635,7 +646,7 @@ def encode_assistant(message: AIMessage) -> list[dict[str, Any]]:
             else:
                 logger.debug("anthropic: dropped a %r block from an AI message", native.get("type"))
     for call in message.tool_calls:
-        blocks.append(_tool_use(call["id"], call["name"], call["args"]))
+        blocks.append(_tool_use(ids(call["id"]), call["name"], call["args"]))
     for invalid in message.invalid_tool_calls:
         try:
             args = json.loads(invalid.get("args") or "{}")
@@ -643,22 +654,12 @@ def encode_assistant(message: AIMessage) -> list[dict[str, Any]]:
             args = {}
         if not isinstance(args, dict):
             args = {}
-        blocks.append(_tool_use(invalid.get("id"), invalid.get("name"), args))
+        blocks.append(_tool_use(ids(invalid.get("id")), invalid.get("name"), args))
     return blocks
 
 
-def _tool_use(call_id: str | None, name: str | None, args: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "tool_use", "id": _tool_id(call_id), "name": name or "", "input": args}
-
-
-def _tool_id(call_id: str | None) -> str:
-    """Anthropic ids match `[a-zA-Z0-9_-]+`: other providers' ids (`functions.f:0`) are
-    mapped the same way on the call and on its result, so they still pair."""
-    if not call_id:
-        return "toolu_missing"
-    if all(c in _TOOL_ID_CHARS for c in call_id):
-        return call_id
-    return "".join(c if c in _TOOL_ID_CHARS else "_" for c in call_id)
+def _tool_use(call_id: str, name: str | None, args: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "tool_use", "id": call_id, "name": name or "", "input": args}
 
 
 # --- response decoding ----------------------------------------------------------------------
@@ -955,6 +956,7 @@ __all__ = [
     "CITATIONS",
     "SERVER_TOOL_BLOCKS",
     "THINKING_BLOCKS",
+    "TOOL_IDS",
     "AnthropicProtocol",
     "AnthropicStreamDecoder",
     "claude_version",

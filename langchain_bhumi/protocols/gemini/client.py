@@ -98,7 +98,14 @@ from langchain_bhumi.core.events import (
 )
 from langchain_bhumi.core.framing import Frame, Framer, JSONArrayFramer, SSEFramer
 from langchain_bhumi.core.toolcalls import ToolCallAssembler
-from langchain_bhumi.protocols.base import TOOL_CALL_EXTRAS, ChatProtocol, ChatRequest, ToolChoice
+from langchain_bhumi.protocols.base import (
+    NO_REPLAY,
+    TOOL_CALL_EXTRAS,
+    ChatProtocol,
+    ChatRequest,
+    ReasoningReplay,
+    ToolChoice,
+)
 from langchain_bhumi.protocols.content import (
     MediaPart,
     OtherPart,
@@ -202,7 +209,7 @@ class GeminiProtocol(ChatProtocol):
 
     def encode_request(self, request: ChatRequest) -> dict[str, Any]:
         """The `generateContent` body; `extra_body` merged in last (see the module doc)."""
-        system, contents = encode_messages(request.messages, request.send_reasoning)
+        system, contents = encode_messages(request.messages, request.replay())
         body: dict[str, Any] = {"contents": contents}
         if system:
             body["systemInstruction"] = {"parts": system}
@@ -368,9 +375,10 @@ class _CallRef:
 
 
 def encode_messages(
-    messages: Sequence[BaseMessage], send_reasoning: bool = False
+    messages: Sequence[BaseMessage], reasoning: ReasoningReplay = NO_REPLAY
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """`(systemInstruction parts, contents)` for a LangChain conversation."""
+    """`(systemInstruction parts, contents)` for a LangChain conversation; earlier turns'
+    reasoning goes back as `thought` parts where `reasoning` says so."""
     system: list[dict[str, Any]] = []
     contents: list[dict[str, Any]] = []
     calls: dict[str, _CallRef] = {}
@@ -404,7 +412,7 @@ def encode_messages(
         elif isinstance(message, AIMessage) or (
             isinstance(message, ChatMessage) and message.role in ("assistant", "model", "ai")
         ):
-            parts, refs = _encode_model_turn(message, send_reasoning)
+            parts, refs = _encode_model_turn(message, reasoning)
             for ref in refs:
                 calls[ref.id] = ref
             last_calls = refs
@@ -468,16 +476,19 @@ def _sniff_mime(data: str) -> str | None:
 
 
 def _encode_model_turn(
-    message: AIMessage | ChatMessage, send_reasoning: bool
+    message: AIMessage | ChatMessage, reasoning: ReasoningReplay
 ) -> tuple[list[dict[str, Any]], list[_CallRef]]:
     parts: list[dict[str, Any]] = []
     kwargs = message.additional_kwargs
     pieces = content_parts(message.content)
-    if send_reasoning:
-        reasoning = [p.text for p in pieces if isinstance(p, ReasoningPart) and p.text]
-        if not reasoning and kwargs.get("reasoning_content"):
-            reasoning = [str(kwargs["reasoning_content"])]
-        parts.extend({"text": text, "thought": True} for text in reasoning)
+    has_calls = isinstance(message, AIMessage) and bool(
+        message.tool_calls or message.invalid_tool_calls
+    )
+    if reasoning.when == "always" or (reasoning.when == "tool_calls" and has_calls):
+        thoughts = [p.text for p in pieces if isinstance(p, ReasoningPart) and p.text]
+        if not thoughts and kwargs.get("reasoning_content"):
+            thoughts = [str(kwargs["reasoning_content"])]
+        parts.extend({"text": text, "thought": True} for text in thoughts)
     parts.extend(_encode_parts(pieces))
     last_text = next((p for p in reversed(parts) if "text" in p and not p.get("thought")), None)
 

@@ -50,8 +50,16 @@ from langchain_bhumi.core.events import (
     Usage,
 )
 from langchain_bhumi.core.framing import WHOLE_BODY, Frame, Framer, SSEFramer, WholeBodyFramer
+from langchain_bhumi.core.tool_ids import ToolIdMap
 from langchain_bhumi.core.toolcalls import ToolCallAssembler
-from langchain_bhumi.protocols.base import TOOL_CALL_EXTRAS, ChatProtocol, ChatRequest, ToolChoice
+from langchain_bhumi.protocols.base import (
+    NO_REPLAY,
+    TOOL_CALL_EXTRAS,
+    ChatProtocol,
+    ChatRequest,
+    ReasoningReplay,
+    ToolChoice,
+)
 from langchain_bhumi.protocols.content import (
     MediaPart,
     OtherPart,
@@ -101,11 +109,12 @@ class OpenAIChatProtocol(ChatProtocol):
         return {"authorization": f"Bearer {api_key}"} if api_key else {}
 
     def encode_request(self, request: ChatRequest) -> dict[str, Any]:
+        ids = ToolIdMap(request.tool_ids or self.tool_ids)
+        reasoning = request.replay()
         body: dict[str, Any] = {
             "model": request.model,
             "messages": [
-                encode_message(m, request.send_reasoning, request.provider)
-                for m in request.messages
+                encode_message(m, reasoning, request.provider, ids) for m in request.messages
             ],
         }
         if request.stream:
@@ -153,21 +162,27 @@ def encode_tool_choice(choice: ToolChoice) -> str | dict[str, Any]:
 
 
 def encode_message(
-    message: BaseMessage, send_reasoning: bool = False, provider: str | None = None
+    message: BaseMessage,
+    reasoning: ReasoningReplay = NO_REPLAY,
+    provider: str | None = None,
+    ids: ToolIdMap | None = None,
 ) -> dict[str, Any]:
     """One LangChain message as a chat-completions message.
 
     Provider state on an assistant message (OpenRouter `reasoning_details`, Gemini-compat
     `extra_content`) goes back only to the provider that produced it (`provider`, as
     recorded in the message's `response_metadata["provider"]`): other servers do not know
-    those fields, and strict ones reject them.
+    those fields, and strict ones reject them. Reasoning text goes back as `reasoning`
+    says; tool-call ids, calls and results alike, pass through `ids` (one map per request,
+    so each result keeps pairing with its call).
     """
+    ids = ids or ToolIdMap(None)
     if isinstance(message, AIMessage):
-        return _encode_assistant(message, send_reasoning, provider)
+        return _encode_assistant(message, reasoning, provider, ids)
     if isinstance(message, ToolMessage):
         return {
             "role": "tool",
-            "tool_call_id": message.tool_call_id,
+            "tool_call_id": ids(message.tool_call_id),
             "content": tool_result_text(message.content),
         }
     if isinstance(message, HumanMessage):
@@ -226,7 +241,7 @@ def _encode_media(part: MediaPart) -> dict[str, Any]:
 
 
 def _encode_assistant(
-    message: AIMessage, send_reasoning: bool, provider: str | None
+    message: AIMessage, reasoning: ReasoningReplay, provider: str | None, ids: ToolIdMap
 ) -> dict[str, Any]:
     parts = content_parts(message.content)
     text = "".join(p.text for p in parts if isinstance(p, TextPart))
@@ -237,17 +252,17 @@ def _encode_assistant(
     extras_by_id: dict[str, Any] = (
         message.additional_kwargs.get(TOOL_CALL_EXTRAS) or {} if own_state else {}
     )
+    pending: list[tuple[str | None, str | None, str]] = [
+        (c["id"], c["name"], json.dumps(c["args"], ensure_ascii=False)) for c in message.tool_calls
+    ]
+    pending.extend((c["id"], c["name"], c["args"] or "") for c in message.invalid_tool_calls)
     calls: list[dict[str, Any]] = []
-    for call in message.tool_calls:
-        calls.append(
-            _encode_call(call["id"], call["name"], json.dumps(call["args"], ensure_ascii=False))
-        )
-    for invalid in message.invalid_tool_calls:
-        calls.append(_encode_call(invalid["id"], invalid["name"], invalid["args"] or ""))
-    for encoded_call in calls:
-        extra = extras_by_id.get(encoded_call["id"]) or {}
+    for call_id, name, arguments in pending:
+        encoded_call = _encode_call(ids(call_id), name, arguments)
+        extra = extras_by_id.get(call_id or "") or {}
         if extra.get("google"):  # Gemini's OpenAI endpoint: thought signatures ride here
             encoded_call[EXTRA_CONTENT] = {"google": extra["google"]}
+        calls.append(encoded_call)
     if calls:
         encoded["tool_calls"] = calls
     kwargs = message.additional_kwargs
@@ -255,18 +270,19 @@ def _encode_assistant(
         encoded[REASONING_DETAILS] = kwargs[REASONING_DETAILS]
     if own_state and kwargs.get(EXTRA_CONTENT):
         encoded[EXTRA_CONTENT] = kwargs[EXTRA_CONTENT]
-    if send_reasoning:
-        reasoning = kwargs.get("reasoning_content") or "".join(
+    if reasoning.when != "never":
+        thought = kwargs.get("reasoning_content") or "".join(
             p.text for p in parts if isinstance(p, ReasoningPart)
         )
-        if reasoning:
-            encoded["reasoning_content"] = reasoning
+        sent = reasoning.text_for(thought, has_calls=bool(calls))
+        if sent is not None:
+            encoded[reasoning.field] = sent
     return encoded
 
 
-def _encode_call(call_id: str | None, name: str | None, arguments: str) -> dict[str, Any]:
+def _encode_call(call_id: str, name: str | None, arguments: str) -> dict[str, Any]:
     return {
-        "id": call_id or "",
+        "id": call_id,
         "type": "function",
         "function": {"name": name or "", "arguments": arguments},
     }
