@@ -1076,6 +1076,10 @@ class GeminiJSONArrayEncoder(GeminiEncoder):
         self._opened = True
         return b"["
 
+    def keepalive(self) -> bytes:
+        """Whitespace between array elements: valid JSON, no element."""
+        return b"\r\n"
+
     def _frame(self, chunk: dict[str, Any]) -> bytes:
         prefix = b"" if self._opened else b"["
         self._opened = True
