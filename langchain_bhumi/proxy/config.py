@@ -27,6 +27,7 @@ provider = "llamacpp"
 base_url = "http://127.0.0.1:18080/v1"
 params = { temperature = 0 }    # defaults for every request to this backend
 drop = ["reasoning_effort"]     # options this backend rejects
+async_backend = "aiohttp"       # for many concurrent streams (langchain-bhumi[aiohttp])
 
 [backends.openai]
 provider = "openai"
@@ -72,6 +73,7 @@ from pathlib import Path
 from typing import Any
 
 from langchain_bhumi.core.errors import ConfigurationError
+from langchain_bhumi.core.transport import AsyncBackend
 from langchain_bhumi.protocols.base import GENERATION_PARAMS
 
 if sys.version_info >= (3, 11):
@@ -108,6 +110,10 @@ class BackendConfig:
     drop: tuple[str, ...] = ()
     """Request options this backend rejects, removed before sending (e.g. gemini-cli sends
     a thinking level on every request; non-reasoning models refuse `reasoning_effort`)."""
+    async_backend: AsyncBackend = "httpx"
+    """`"aiohttp"` (`langchain-bhumi[aiohttp]`) for many concurrent streams: httpx's pool
+    scans every connection on every request, which dominates the proxy's CPU from a few
+    hundred concurrent streams on (see `benchmarks/soak.py`)."""
 
 
 @dataclass(frozen=True)
@@ -376,6 +382,9 @@ def _backend(name: str, table: dict[str, Any], where: str) -> BackendConfig:
             f"{where}: unknown params {sorted(unknown)}; "
             f"allowed: {', '.join(sorted(GENERATION_PARAMS))}"
         )
+    async_backend = table.get("async_backend", "httpx")
+    if async_backend not in ("httpx", "aiohttp"):
+        raise ConfigurationError(f"{where}: async_backend must be 'httpx' or 'aiohttp'")
     return BackendConfig(
         name=name,
         provider=str(table["provider"]),
@@ -387,6 +396,7 @@ def _backend(name: str, table: dict[str, Any], where: str) -> BackendConfig:
         header_timeout=float(table["header_timeout"]) if "header_timeout" in table else None,
         max_retries=int(table.get("max_retries", 2)),
         drop=drop,
+        async_backend=async_backend,
     )
 
 

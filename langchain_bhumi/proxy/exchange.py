@@ -274,15 +274,14 @@ class Exchange(Response):
             (b"x-accel-buffering", b"no"),  # nginx: do not buffer the stream
         ]
         await self._send({"type": "http.response.start", "status": 200, "headers": headers})
-        opening = encoder.start()
-        if opening:
-            await self._write(opening)
-        else:
-            self._last_write = asyncio.get_running_loop().time()
+        # A format without an opening event (Gemini) opens with a keep-alive: some clients
+        # time the body from its first byte, not from the headers.
+        await self._write(encoder.start() or encoder.keepalive() or b"")
 
     async def _write(self, data: bytes) -> None:
         assert self._send is not None
-        await self._send({"type": "http.response.body", "body": data, "more_body": True})
+        if data:
+            await self._send({"type": "http.response.body", "body": data, "more_body": True})
         self._last_write = asyncio.get_running_loop().time()
 
     async def _end(self, data: bytes) -> None:

@@ -71,6 +71,7 @@ class Backend:
             require_key=not config.passthrough_key,
             timeouts=Timeouts(idle=config.timeout, headers=config.header_timeout),
             retry=RetryPolicy(max_retries=config.max_retries),
+            async_backend=config.async_backend,
         )
 
     @property

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from langchain_bhumi.proxy.config import ProxyConfig
-from tests.proxy.conftest import RunningProxy, backend_reached
+from tests.proxy.conftest import RunningProxy, backend_reached, wait_until
 from tests.proxy.test_operations import (
     ANTHROPIC_BODY,
     COMPLETION,
@@ -67,7 +67,12 @@ FRONTENDS = {
         b"event: message_stop\n",
     ),
     "gemini": Frontend(
-        GEMINI_STREAM + "?alt=sse", GEMINI_BODY, b"", b": keep-alive\n\n", b'{"error"', b"STOP"
+        GEMINI_STREAM + "?alt=sse",
+        GEMINI_BODY,
+        b": keep-alive\n\n",  # no opening event in Gemini's API: a first keep-alive
+        b": keep-alive\n\n",
+        b'{"error"',
+        b"STOP",
     ),
     "gemini-array": Frontend(GEMINI_STREAM, GEMINI_BODY, b"[", b"\r\n", b'{"error"', b"]"),
 }
@@ -283,3 +288,18 @@ def test_a_cancelled_request_frees_its_slot(
         time.sleep(0.02)
     reply = httpx.post(proxy.url + "/v1/chat/completions", json=OPENAI_BODY, timeout=10)
     assert reply.status_code == 200, reply.text
+
+
+def test_a_proxy_on_aiohttp_streams_and_cancels_the_same_way(
+    backend: ScriptedServer, start_proxy: Callable[[ProxyConfig], RunningProxy]
+) -> None:
+    """`async_backend = "aiohttp"` (the choice for many concurrent streams)."""
+    pytest.importorskip("httpx_aiohttp")
+    proxy = start_proxy(config_for(backend, backend={"async_backend": "aiohttp"}, server=FAST))
+    backend.enqueue(text_stream("hello there"), Scripted(stall_before_headers=60))
+    url = proxy.url + "/v1/chat/completions"
+    reply = httpx.post(url, json=FRONTENDS["openai"].body, timeout=10)
+    assert streamed_text("openai", reply.content) == "hello there"
+    with httpx.stream("POST", url, json=FRONTENDS["openai"].body, timeout=10) as reply:
+        next(reply.iter_raw())  # the opening event, then the client leaves
+    wait_until(lambda: backend.aborted == 1, "the backend request to close")
