@@ -12,7 +12,7 @@ local server reading a long prompt sends nothing, not even headers, until it is 
 a client that sees nothing times out and retries. A backend failure within that wait
 keeps its HTTP status (SDKs retry on 429 and 503); a later one is the frontend's in-stream
 error event. Whenever the stream was idle for `keepalive_interval` seconds the encoder's
-keep-alive goes out (Anthropic `ping`, an SSE comment, whitespace in a JSON array).
+keep-alive goes out (Anthropic `ping`, an SSE comment for OpenAI, a blank line for Gemini).
 """
 
 from __future__ import annotations

@@ -69,8 +69,8 @@ FRONTENDS = {
     "gemini": Frontend(
         GEMINI_STREAM + "?alt=sse",
         GEMINI_BODY,
-        b": keep-alive\n\n",  # no opening event in Gemini's API: a first keep-alive
-        b": keep-alive\n\n",
+        b"\r\n",  # no opening event in Gemini's API: a first keep-alive
+        b"\r\n",  # a blank line (google-genai fails on SSE comments)
         b'{"error"',
         b"STOP",
     ),
@@ -303,3 +303,48 @@ def test_a_proxy_on_aiohttp_streams_and_cancels_the_same_way(
     with httpx.stream("POST", url, json=FRONTENDS["openai"].body, timeout=10) as reply:
         next(reply.iter_raw())  # the opening event, then the client leaves
     wait_until(lambda: backend.aborted == 1, "the backend request to close")
+
+
+@pytest.mark.parametrize("sdk", ["openai", "anthropic", "gemini"])
+def test_the_official_sdks_read_through_keep_alives(
+    backend: ScriptedServer, start_proxy: Callable[[ProxyConfig], RunningProxy], sdk: str
+) -> None:
+    """Keep-alives before the first token and between tokens are invisible to each API's
+    own SDK (an SSE comment would break google-genai, which parses it as JSON)."""
+    server = {"stream_start_wait": 0.05, "keepalive_interval": 0.05}
+    proxy = start_proxy(config_for(backend, server=server))
+    backend.enqueue(
+        Scripted.sse(
+            chunk({"content": "hello "}),
+            chunk({"content": "there"}),
+            chunk({}, "stop"),
+            stall_before_headers=0.4,
+            stall_after=1,
+            stall_seconds=0.3,
+        )
+    )
+    question = "hi"
+    if sdk == "openai":
+        openai = pytest.importorskip("openai")
+        client = openai.OpenAI(base_url=proxy.url + "/v1", api_key="x", max_retries=0)
+        parts = client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": question}], stream=True
+        )
+        text = "".join(p.choices[0].delta.content or "" for p in parts if p.choices)
+    elif sdk == "anthropic":
+        anthropic = pytest.importorskip("anthropic")
+        client = anthropic.Anthropic(base_url=proxy.url, api_key="x", max_retries=0)
+        with client.messages.stream(
+            model="claude-haiku-4-5",
+            max_tokens=64,
+            messages=[{"role": "user", "content": question}],
+        ) as stream:
+            text = "".join(stream.text_stream)
+    else:
+        genai = pytest.importorskip("google.genai")
+        from google.genai import types
+
+        client = genai.Client(api_key="x", http_options=types.HttpOptions(base_url=proxy.url))
+        parts = client.models.generate_content_stream(model="gemini-2.5-flash", contents=question)
+        text = "".join(p.text or "" for p in parts)
+    assert text == "hello there"

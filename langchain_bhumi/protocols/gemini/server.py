@@ -927,6 +927,11 @@ class GeminiEncoder(ResponseEncoder):
 
     # --- the ResponseEncoder interface -------------------------------------------------
 
+    def keepalive(self) -> bytes:
+        """A blank line: no event in SSE, whitespace in the JSON array. Not an SSE comment,
+        which the google-genai Python SDK tries to parse as JSON (and fails)."""
+        return b"\r\n"
+
     def encode(self, events: list[StreamEvent]) -> bytes:
         parts = self._parts(events)
         if not parts:
@@ -1075,10 +1080,6 @@ class GeminiJSONArrayEncoder(GeminiEncoder):
     def start(self) -> bytes:
         self._opened = True
         return b"["
-
-    def keepalive(self) -> bytes:
-        """Whitespace between array elements: valid JSON, no element."""
-        return b"\r\n"
 
     def _frame(self, chunk: dict[str, Any]) -> bytes:
         prefix = b"" if self._opened else b"["
