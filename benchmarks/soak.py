@@ -252,7 +252,7 @@ async def one_stream(
     async with client.post(url + path, json=body) as reply:
         result.status = reply.status
         result.headers = time.monotonic() - started
-        buffer = b""
+        buffer = raw = b""
         async for piece in reply.content.iter_any():
             now = time.monotonic() - started
             result.first_byte = result.first_byte or now
@@ -261,25 +261,35 @@ async def one_stream(
                 reply.close()  # drops the connection
                 break
             buffer += piece
+            raw += piece
             if frontend == "gemini-array":
                 continue
             *events, buffer = buffer.replace(b"\r\n", b"\n").split(b"\n\n")
             for event in events:
-                if event.startswith(b":") or b"event: ping" in event:
-                    result.keepalives += 1
                 for line in event.split(b"\n"):
                     if line.startswith(b"data: {") and read_chunk(
                         frontend, json.loads(line[6:]), result, calls
                     ):
                         result.first_token = result.first_token or now
+        result.keepalives = keepalives(frontend, raw)
         if frontend == "gemini-array" and buffer:
-            result.keepalives = buffer.split(b"{", 1)[0].count(b"\r\n")
             for data in json.loads(buffer):
                 if read_chunk(frontend, data, result, calls):
                     result.first_token = result.first_token or time.monotonic() - started
     if calls:
         result.call["args"] = json.loads("".join(calls[0]) or "{}")
     return result
+
+
+def keepalives(frontend: str, raw: bytes) -> int:
+    """The keep-alives in a whole response: Anthropic pings, OpenAI SSE comments, and
+    the blank lines before Gemini's first chunk."""
+    if frontend == "anthropic":
+        return raw.count(b"event: ping")
+    if frontend == "openai":
+        return raw.count(b"\n: ")
+    first = min((i for i in (raw.find(b"data:"), raw.find(b"{")) if i >= 0), default=len(raw))
+    return raw[:first].count(b"\r\n")
 
 
 def session(seconds: float) -> aiohttp.ClientSession:
