@@ -18,6 +18,7 @@ from typing import Any
 
 from langchain_bhumi._version import __version__
 from langchain_bhumi.core.errors import BhumiError, ConfigurationError
+from langchain_bhumi.proxy.config import LOG_LEVELS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -118,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
         "/v1beta/models/*:generateContent (Gemini) over any backend ChatBhumi supports, with "
         "streamed tool calls intact both ways. Configure backends and a model map in a TOML "
         "file (see langchain_bhumi.proxy.config), or give one --model for every request. "
+        "Options given here override the file's [server] table. "
         "Needs: pip install 'langchain-bhumi[proxy]'.",
     )
     serve.add_argument("--config", "-c", help="TOML configuration file")
@@ -127,7 +129,26 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8080)")
     serve.add_argument(
-        "--max-concurrent", type=int, help="requests served at once; more get 503 (default 64)"
+        "--workers",
+        type=int,
+        help="worker processes (uvicorn's; default 1); limits and memory are per worker",
+    )
+    serve.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        help="default info: one access line per request; debug adds backend details",
+    )
+    serve.add_argument(
+        "--max-concurrent",
+        type=int,
+        help="requests served at once per worker (default 512); more wait up to "
+        "[server].queue_timeout (default 30 s), then get 503",
+    )
+    serve.add_argument(
+        "--allow-open-proxy",
+        action="store_true",
+        help="serve a non-loopback --host without proxy keys (only when something in front "
+        "of the proxy authenticates clients)",
     )
     serve.add_argument("--verbose", "-v", action="store_true", help="log prompts and details")
     serve.set_defaults(run=_run_serve)
@@ -273,39 +294,78 @@ def _chat_json(llm: Any, args: argparse.Namespace, messages: list[Any]) -> int:
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    import dataclasses
-    import logging
-
-    from langchain_bhumi.proxy.config import load_config, single_backend
+    from langchain_bhumi.proxy import config as proxy_config
 
     if args.config and args.model:
         raise UsageError("give --config or --model, not both")
     if args.config:
-        config = load_config(args.config)
+        tables = proxy_config.read_config_file(args.config)
     elif args.model:
-        config = single_backend(args.model, base_url=args.base_url, api_key=args.api_key)
+        tables = proxy_config.single_backend_tables(
+            args.model, base_url=args.base_url, api_key=args.api_key
+        )
     else:
         raise UsageError("give --config FILE or --model provider/model")
-    overrides: dict[str, Any] = {"log_prompts": config.log_prompts or args.verbose}
-    if args.host:
-        overrides["host"] = args.host
-    if args.port:
-        overrides["port"] = args.port
-    if args.max_concurrent:
-        overrides["max_concurrent"] = args.max_concurrent
-    config = dataclasses.replace(config, **overrides)
+    server = dict(tables.get("server") or {})
+    options = {
+        "host": args.host,
+        "port": args.port,
+        "workers": args.workers,
+        "log_level": args.log_level,
+        "max_concurrent": args.max_concurrent,
+        "open_proxy": args.allow_open_proxy or None,
+        "log_prompts": args.verbose or None,
+    }
+    server.update({k: v for k, v in options.items() if v is not None})
+    tables = {**tables, "server": server}
+    config = proxy_config.parse_config(tables, source=args.config or "serve")
+    proxy_config.check_exposure(config)
     try:
         import uvicorn
 
-        from langchain_bhumi.proxy.app import create_app
+        from langchain_bhumi.proxy.app import create_app, log_config
     except ImportError as exc:
         raise UsageError(f"{exc.name} is missing: pip install 'langchain-bhumi[proxy]'") from exc
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    app = create_app(config)
+    common: dict[str, Any] = {
+        "host": config.host,
+        "port": config.port,
+        "log_config": log_config(config.log_level),
+        "access_log": False,
+        "timeout_keep_alive": config.connection_idle_timeout,
+    }
     routes = ", ".join(sorted(config.backends))
-    print(f"proxy on http://{config.host}:{config.port} -> backends: {routes}", file=sys.stderr)
-    uvicorn.run(app, host=config.host, port=config.port, log_level="warning")
+    workers = f" in {config.workers} workers" if config.workers > 1 else ""
+    print(
+        f"proxy on http://{config.host}:{config.port}{workers} -> backends: {routes}",
+        file=sys.stderr,
+    )
+    if config.workers == 1:
+        uvicorn.run(create_app(config), **common)
+        return EXIT_OK
+    if config.signature_store is None and _has_gemini_backend(config):
+        print(
+            "warning: with several workers, set [server].signature_store so that Gemini "
+            "thought signatures reach the worker that serves the next turn",
+            file=sys.stderr,
+        )
+    # Each worker is a new process that builds its own app from this configuration.
+    os.environ[proxy_config.CONFIG_ENV] = json.dumps(tables)
+    uvicorn.run(
+        "langchain_bhumi.proxy.app:create_app_from_environment",
+        factory=True,
+        workers=config.workers,
+        **common,
+    )
     return EXIT_OK
+
+
+def _has_gemini_backend(config: Any) -> bool:
+    from langchain_bhumi.providers import resolve_provider
+
+    return any(
+        resolve_provider(b.provider, base_url=b.base_url).spec.protocol == "gemini"
+        for b in config.backends.values()
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -205,14 +205,30 @@ class ResponseEncoder(ABC):
 
     Streaming: `start()`, then `encode(events)` for each batch, then `finish()`; or
     `error(...)` instead of `finish()` when the backend fails mid-stream. Not streaming:
-    `complete(events)` with every event at once.
+    `complete(events)` with every event at once. A proxy sends `start()` as soon as it
+    commits to the stream (possibly before the backend's first event) and `keepalive()`
+    whenever the stream has been idle for a while, so an error may follow `start()` alone.
     """
 
     media_type: ClassVar[str] = "text/event-stream"
 
+    announces_input_tokens: ClassVar[bool] = False
+    """The format states the input tokens before the answer (Anthropic's `message_start`):
+    the proxy then sets `input_tokens` to its estimate before `start()`."""
+
+    input_tokens: int | None = None
+    """An estimate of the request's input tokens (see `announces_input_tokens`)."""
+
     def start(self) -> bytes:
-        """Bytes to send before the first event (a preamble such as `[`), if any."""
+        """The opening bytes of the stream (an opening event, a preamble such as `[`),
+        sent before the backend's first event; empty when the format has none."""
         return b""
+
+    def keepalive(self) -> bytes:
+        """Bytes that keep an idle stream open without changing its meaning (an SSE
+        comment by default; a format's own event where its clients need one, such as
+        Anthropic's `ping`). Empty: no keep-alive."""
+        return b": keep-alive\n\n"
 
     @abstractmethod
     def encode(self, events: list[StreamEvent]) -> bytes:

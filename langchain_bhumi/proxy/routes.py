@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-import json
-import math
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from langchain_bhumi.protocols.base import ServerCodec
-from langchain_bhumi.proxy.service import ProxyApp
+from langchain_bhumi.proxy.service import ProxyApp, estimate_tokens, input_estimate
 
 GEMINI_METHODS = ("generateContent", "streamGenerateContent", "countTokens")
 
 
-def estimate_tokens(body: dict[str, Any]) -> int:
-    """A rough token count (about 4 bytes of JSON per token) for the count endpoints.
-
-    Exact counts need the backend model's tokenizer; clients use these numbers to manage
-    their context, where an estimate is what they get from most servers anyway.
-    """
-    size = len(json.dumps(body, ensure_ascii=False).encode())
-    return max(1, math.ceil(size / 4))
+def frontend_for_path(path: str) -> str:
+    """The API (format name) a request path belongs to, for answers given before any
+    route runs (a missing proxy key); paths of no API get OpenAI's format."""
+    if path.startswith("/v1/messages"):
+        return "anthropic"
+    if path.startswith("/v1beta/") or (path.startswith("/v1/models/") and ":" in path):
+        return "gemini"
+    if path in ("/v1/responses", "/responses"):
+        return "openai_responses"
+    return "openai_chat"
 
 
 def build(proxy: ProxyApp, codecs: dict[str, ServerCodec]) -> list[Route]:
@@ -47,8 +45,7 @@ def build(proxy: ProxyApp, codecs: dict[str, ServerCodec]) -> list[Route]:
 
     async def count_tokens(request: Request, codec: ServerCodec) -> Response:
         body = await request.json()
-        counted = codec.count_tokens_request(body)
-        return JSONResponse(codec.count_tokens_response(estimate_tokens(counted or body)))
+        return JSONResponse(codec.count_tokens_response(input_estimate(codec, body)))
 
     async def openai_chat(request: Request) -> Response:
         return await proxy.handle(request, openai)
@@ -99,4 +96,4 @@ def build(proxy: ProxyApp, codecs: dict[str, ServerCodec]) -> list[Route]:
     ]
 
 
-__all__ = ["build", "estimate_tokens"]
+__all__ = ["build", "estimate_tokens", "frontend_for_path"]

@@ -3,6 +3,7 @@ recorded real backend streams to replay through it."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -39,6 +40,22 @@ def recorded_rounds(cassette: Path) -> list[Scripted]:
             Scripted(status=response["status"]["code"], parts=parts, content_type=content_type)
         )
     return rounds
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 10) -> None:
+    """Poll `condition` until it holds; a hang guard, not a timing target."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+async def backend_reached(backend: ScriptedServer, count: int = 1) -> None:
+    """Returns once the backend has received `count` requests."""
+    await asyncio.to_thread(
+        wait_until, lambda: len(backend.received) >= count, "the backend to get the request"
+    )
 
 
 class RunningProxy:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from langchain_bhumi.proxy.config import ProxyConfig, parse_config, single_backend
-from tests.proxy.conftest import RunningProxy
+from tests.proxy.conftest import RunningProxy, backend_reached
 from tests.support.cassettes import LOCAL_MODEL
 from tests.support.server import Received, Scripted, ScriptedServer
 
@@ -185,26 +187,59 @@ def test_request_bodies_over_the_limit_are_413(
     assert backend.received == []
 
 
-def test_requests_beyond_the_concurrency_limit_are_turned_away(
+def test_requests_beyond_the_concurrency_limit_wait_for_a_slot(
     backend: ScriptedServer, start_proxy: Callable[[ProxyConfig], RunningProxy]
 ) -> None:
-    proxy = start_proxy(config_for(backend, server={"max_concurrent": 1}))
-    backend.enqueue(text_stream("slow", stall_after=0, stall_seconds=1.0), text_stream("later"))
+    """The request over the limit queues, and is served as soon as a slot frees."""
+    proxy = start_proxy(config_for(backend, server={"max_concurrent": 1, "queue_timeout": 20}))
+    release = threading.Event()
+    backend.enqueue(text_stream("first", release=release), Scripted.json(COMPLETION))
+
+    async def both() -> list[httpx.Response]:
+        async with httpx.AsyncClient(timeout=20) as client:
+            url = proxy.url + "/v1/chat/completions"
+            first = asyncio.create_task(client.post(url, json={**OPENAI_BODY, "stream": True}))
+            await backend_reached(backend)
+            second = asyncio.create_task(client.post(url, json=OPENAI_BODY))
+            await asyncio.sleep(0.3)
+            assert not second.done() and len(backend.received) == 1  # waiting in the proxy
+            release.set()
+            return [await first, await second]
+
+    try:
+        first, second = asyncio.run(both())
+    finally:
+        release.set()
+    assert first.status_code == 200 and "first" in first.text
+    assert second.status_code == 200 and second.json()["choices"][0]["message"]["content"] == "ok"
+
+
+def test_a_request_that_waits_too_long_for_a_slot_is_a_503_with_retry_after(
+    backend: ScriptedServer, start_proxy: Callable[[ProxyConfig], RunningProxy]
+) -> None:
+    proxy = start_proxy(config_for(backend, server={"max_concurrent": 1, "queue_timeout": 0.2}))
+    release = threading.Event()
+    backend.enqueue(text_stream("first", release=release))
 
     async def both() -> list[httpx.Response]:
         async with httpx.AsyncClient(timeout=20) as client:
             first = asyncio.create_task(
-                client.post(
-                    proxy.url + "/v1/chat/completions", json={**OPENAI_BODY, "stream": True}
-                )
+                client.post(proxy.url + "/v1/messages", json={**ANTHROPIC_BODY, "stream": True})
             )
-            await asyncio.sleep(0.3)
-            second = await client.post(proxy.url + "/v1/chat/completions", json=OPENAI_BODY)
+            await backend_reached(backend)
+            second = await client.post(proxy.url + "/v1/messages", json=ANTHROPIC_BODY)
+            release.set()
             return [await first, second]
 
-    first, second = asyncio.run(both())
-    assert first.status_code == 200 and "slow" in first.text
-    assert second.status_code == 503 and second.headers["retry-after"] == "1"
+    try:
+        first, second = asyncio.run(both())
+    finally:
+        release.set()
+    assert first.status_code == 200 and "first" in first.text
+    assert second.status_code == 503 and int(second.headers["retry-after"]) > 0
+    assert second.json()["error"]["type"] == "overloaded_error"
+    assert "concurrency limit" in second.json()["error"]["message"]
+    assert len(backend.received) == 1
 
 
 def test_a_client_that_disconnects_cancels_the_backend_request(
@@ -337,3 +372,118 @@ def test_call_signatures_survive_clients_that_drop_them() -> None:
     for number in range(3):  # bounded: the oldest ids are forgotten
         cache.remember([ToolCallDone(0, f"other_{number}", "f", "{}", {}, None, signature)])
     assert cache.restore(ChatRequest(model="m", messages=history)).messages[1] is history[1]
+
+
+def gemini_call(name: str, args: dict[str, Any], signature: str) -> Scripted:
+    """A Gemini 3 streamed answer: one function call carrying its thought signature."""
+    part = {"functionCall": {"name": name, "args": args}, "thoughtSignature": signature}
+    chunk = {
+        "candidates": [
+            {"content": {"role": "model", "parts": [part]}, "finishReason": "STOP", "index": 0}
+        ],
+        "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5},
+        "modelVersion": "gemini-3-pro-preview",
+    }
+    return Scripted(parts=[f"data: {json.dumps(chunk)}\r\n\r\n".encode()])
+
+
+def gemini_text(text: str) -> Scripted:
+    chunk = {
+        "candidates": [
+            {"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": "STOP"}
+        ],
+        "modelVersion": "gemini-3-pro-preview",
+    }
+    return Scripted(parts=[f"data: {json.dumps(chunk)}\r\n\r\n".encode()])
+
+
+@pytest.mark.parametrize("persisted", [True, False])
+def test_call_signatures_survive_a_restart_when_persisted(
+    backend: ScriptedServer,
+    start_proxy: Callable[[ProxyConfig], RunningProxy],
+    tmp_path: Path,
+    persisted: bool,
+) -> None:
+    """An OpenAI client drives a Gemini 3 backend through two turns with a restart of the
+    proxy between them: the thought signature of turn 1's call goes back with turn 2
+    when the signature store is a file (and is lost when it lives in memory only)."""
+    openai = pytest.importorskip("openai")
+    server = {"signature_store": str(tmp_path / "signatures.sqlite")} if persisted else {}
+    config = parse_config(
+        {
+            "backends": {
+                "gem": {"provider": "gemini", "base_url": backend.url, "api_key": "gem-key-123"}
+            },
+            "server": server,
+        }
+    )
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            },
+        }
+    ]
+    question = {"role": "user", "content": "Weather in Paris?"}
+    backend.enqueue(gemini_call("get_weather", {"city": "Paris"}, "c2lnbmF0dXJlLTE="))
+    first = start_proxy(config)
+    client = openai.OpenAI(base_url=first.url + "/v1", api_key="any", max_retries=0)
+    calls: dict[int, dict[str, str]] = {}
+    for part in client.chat.completions.create(
+        model="gemini-3-pro-preview", messages=[question], tools=tools, stream=True
+    ):
+        for delta in part.choices[0].delta.tool_calls or [] if part.choices else []:
+            call = calls.setdefault(delta.index, {"id": "", "name": "", "arguments": ""})
+            call["id"] += delta.id or ""
+            call["name"] += (delta.function.name or "") if delta.function else ""
+            call["arguments"] += (delta.function.arguments or "") if delta.function else ""
+    [call] = calls.values()
+    assert call["name"] == "get_weather" and json.loads(call["arguments"]) == {"city": "Paris"}
+    first.stop()
+
+    backend.enqueue(gemini_text("Sunny in Paris."))
+    second = start_proxy(config)
+    client = openai.OpenAI(base_url=second.url + "/v1", api_key="any", max_retries=0)
+    function = {"name": call["name"], "arguments": call["arguments"]}
+    history = [
+        question,
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": call["id"], "type": "function", "function": function}],
+        },
+        {"role": "tool", "tool_call_id": call["id"], "content": "sunny, 24 C"},
+    ]
+    answer = client.chat.completions.create(
+        model="gemini-3-pro-preview", messages=history, tools=tools, stream=True
+    )
+    text = "".join(p.choices[0].delta.content or "" for p in answer if p.choices)
+    assert text == "Sunny in Paris."
+    sent = backend.received[-1].json()["contents"]
+    [called] = [p for c in sent if c["role"] == "model" for p in c["parts"] if "functionCall" in p]
+    assert called["functionCall"]["name"] == "get_weather"
+    if persisted:
+        assert called["thoughtSignature"] == "c2lnbmF0dXJlLTE="
+    else:
+        assert called.get("thoughtSignature") != "c2lnbmF0dXJlLTE="
+
+
+def test_the_signature_store_is_bounded_and_keeps_the_newest(tmp_path: Path) -> None:
+    from langchain_bhumi.core.events import ToolCallDone
+    from langchain_bhumi.proxy.call_extras import CallExtrasCache
+
+    path = tmp_path / "signatures.sqlite"
+    cache = CallExtrasCache(capacity=2, path=path, file_capacity=3)
+    for number in range(5):
+        extras = {"google": {"thought_signature": f"sig-{number}"}}
+        cache.remember([ToolCallDone(0, f"call_{number}", "f", "{}", {}, None, extras)])
+    assert cache.store is not None and cache.store.count() == 3
+    cache.close()
+    reopened = CallExtrasCache(path=path, file_capacity=3)
+    assert reopened.store is not None
+    kept = reopened.store.get([f"call_{n}" for n in range(5)])
+    assert sorted(kept) == ["call_2", "call_3", "call_4"]
+    assert kept["call_4"] == {"google": {"thought_signature": "sig-4"}}
+    reopened.close()

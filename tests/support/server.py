@@ -9,6 +9,7 @@ connection mid-stream. Every request is recorded (method, path, headers, JSON bo
 from __future__ import annotations
 
 import json
+import select
 import socket
 import threading
 import time
@@ -32,6 +33,11 @@ class Scripted:
         stall_after: After this many parts, wait `stall_seconds` (a mid-stream stall).
         stall_seconds: How long a stall lasts.
         cut_after: After this many parts, close the socket without ending the body.
+        release: Send nothing until this event is set (a backend that takes as long as
+            the test says, e.g. to read a long prompt).
+
+    While it waits (a stall or `release`), the server watches the connection: a client
+    that hangs up ends the response at once and counts in `ScriptedServer.aborted`.
     """
 
     status: int = 200
@@ -43,6 +49,7 @@ class Scripted:
     stall_after: int | None = None
     stall_seconds: float = 0.0
     cut_after: int | None = None
+    release: threading.Event | None = None
 
     @classmethod
     def sse(cls, *chunks: Any, done: bool = True, **kwargs: Any) -> Scripted:
@@ -194,8 +201,27 @@ class ScriptedServer:
             self.aborted += 1
             return False
 
+    def _wait(
+        self, conn: socket.socket, seconds: float, until: threading.Event | None = None
+    ) -> bool:
+        """Wait `seconds` (or until `until` is set); `False` when the server stops or the
+        client hangs up meanwhile."""
+        deadline = time.monotonic() + seconds
+        while not (until.is_set() if until is not None else time.monotonic() >= deadline):
+            if self._stop.is_set():
+                return False
+            readable, _, _ = select.select([conn], [], [], 0.02)
+            if readable:
+                if not conn.recv(1, socket.MSG_PEEK):
+                    self.aborted += 1  # the client closed its end
+                    return False
+                time.sleep(0.02)  # the client's next request, already sent: not a hang-up
+        return True
+
     def _send(self, conn: socket.socket, script: Scripted) -> bool:
-        if script.stall_before_headers and self._stop.wait(script.stall_before_headers):
+        if script.release is not None and not self._wait(conn, 0, script.release):
+            return False
+        if script.stall_before_headers and not self._wait(conn, script.stall_before_headers):
             return False
         head = [
             f"HTTP/1.1 {script.status} {_REASONS.get(script.status, 'Status')}",
@@ -211,7 +237,7 @@ class ScriptedServer:
             if (
                 script.stall_after is not None
                 and number == script.stall_after
-                and self._stop.wait(script.stall_seconds)
+                and not self._wait(conn, script.stall_seconds)
             ):
                 return False
             if script.delay:

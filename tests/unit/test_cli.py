@@ -126,3 +126,80 @@ def test_ctrl_c_exits_at_once_with_130() -> None:
     _, err = process.communicate(timeout=10)  # a hang guard, not a timing target
     assert process.returncode == EXIT_INTERRUPTED
     assert err.strip().splitlines()[-1] == "interrupted"
+
+
+# --- serve ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """What `serve` hands to uvicorn (nothing is started)."""
+    pytest.importorskip("uvicorn")
+    import uvicorn
+
+    from langchain_bhumi.proxy.config import CONFIG_ENV
+
+    monkeypatch.setenv(CONFIG_ENV, "")  # restored after the test
+    calls: dict[str, Any] = {}
+
+    def run(app: Any, **options: Any) -> None:
+        calls.update(options, app=app)
+
+    monkeypatch.setattr(uvicorn, "run", run)
+    return calls
+
+
+def test_serve_refuses_a_public_address_without_proxy_keys(
+    served: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["serve", "-m", "llamacpp/m", "--base-url", "http://127.0.0.1:9", "--host", "0.0.0.0"]
+    assert main(args) == EXIT_USAGE
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: refusing to serve on 0.0.0.0 without proxy keys")
+    assert "--allow-open-proxy" in err and len(err.splitlines()) == 1
+    assert served == {}
+    assert main([*args, "--allow-open-proxy"]) == EXIT_OK
+    assert served["host"] == "0.0.0.0"
+
+
+def test_serve_on_a_public_address_with_proxy_keys(
+    served: dict[str, Any], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_PROXY_KEY", "k" * 20)
+    config = tmp_path / "proxy.toml"
+    config.write_text(
+        '[server]\nhost = "::"\nproxy_keys = ["${TEST_PROXY_KEY}"]\n'
+        '[backends.local]\nprovider = "llamacpp"\nbase_url = "http://127.0.0.1:9"\n'
+    )
+    assert main(["serve", "--config", str(config)]) == EXIT_OK
+    assert served["host"] == "::"
+
+
+def test_serve_runs_uvicorn_workers_with_one_access_line_per_request(
+    served: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Several workers: uvicorn imports the app factory in each worker process, which
+    builds its app from the configuration `serve` left in the environment. Logging:
+    uvicorn's access log and httpx's request line are off, ours is on."""
+    from langchain_bhumi.proxy.app import create_app_from_environment
+
+    args = ["serve", "-m", "llamacpp/qwen", "--base-url", "http://127.0.0.1:9", "--port", "9123"]
+    assert main([*args, "--workers", "3", "--log-level", "debug"]) == EXIT_OK
+    assert served["app"] == "langchain_bhumi.proxy.app:create_app_from_environment"
+    assert served["factory"] is True and served["workers"] == 3
+    assert served["port"] == 9123 and served["access_log"] is False
+    loggers = served["log_config"]["loggers"]
+    assert loggers["langchain_bhumi"]["level"] == "DEBUG"
+    assert loggers["httpx"]["level"] == "WARNING" and loggers["uvicorn.access"]["handlers"] == []
+    app = create_app_from_environment()  # what each worker does
+    proxy = app.state.proxy
+    assert proxy.config.workers == 3 and proxy.config.default_model == "qwen"
+    assert "in 3 workers" in capsys.readouterr().err
+
+
+def test_serve_options_are_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["serve", "-m", "llamacpp/m", "--base-url", "http://127.0.0.1:9"]
+    assert main([*args, "--workers", "0"]) == EXIT_USAGE
+    assert "workers must be a number >= 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*args, "--log-level", "loud"])

@@ -32,8 +32,9 @@ Requests:
   `chat.extra_body`, which the proxy forwards only to an Anthropic backend (whose encoder
   merges them last, so they arrive exactly as the client sent them).
 
-Responses (streamed): `message_start` (usage zero: it is not known yet; Anthropic SDKs
-take the final counts from `message_delta`), `ping`, then one content block at a time with
+Responses (streamed): `message_start` (`input_tokens` is the proxy's estimate, the same
+as `count_tokens` answers, other counts zero; Anthropic SDKs take the final counts from
+`message_delta`), `ping`, then one content block at a time with
 indices 0, 1, ...: a block starts whenever the kind of content changes (thinking, text,
 each tool call, the source's own block numbers), so deltas of one block are never
 interleaved with another's. Then `message_delta` (stop reason, stop sequence, usage) and
@@ -666,6 +667,8 @@ class AnthropicEncoder(ResponseEncoder):
             thinking). Signed reasoning is always shown.
     """
 
+    announces_input_tokens = True
+
     def __init__(self, *, model: str, response_id: str, show_reasoning: bool = True) -> None:
         self.model = model
         self.response_id = response_id
@@ -701,7 +704,7 @@ class AnthropicEncoder(ResponseEncoder):
             "stop_reason": None,
             "stop_sequence": None,
             "usage": {
-                "input_tokens": 0,
+                "input_tokens": self.input_tokens or 0,
                 "cache_creation_input_tokens": 0,
                 "cache_read_input_tokens": 0,
                 "output_tokens": 0,
@@ -715,6 +718,10 @@ class AnthropicEncoder(ResponseEncoder):
 
     def ping(self) -> bytes:
         """A `ping` event, for a proxy that keeps an idle stream alive."""
+        return _PING
+
+    def keepalive(self) -> bytes:
+        """Anthropic's own keep-alive: a `ping` event."""
         return _PING
 
     def encode(self, events: list[StreamEvent]) -> bytes:

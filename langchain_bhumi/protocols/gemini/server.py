@@ -927,6 +927,11 @@ class GeminiEncoder(ResponseEncoder):
 
     # --- the ResponseEncoder interface -------------------------------------------------
 
+    def keepalive(self) -> bytes:
+        """A blank line: no event in SSE, whitespace in the JSON array. Not an SSE comment,
+        which the google-genai Python SDK tries to parse as JSON (and fails)."""
+        return b"\r\n"
+
     def encode(self, events: list[StreamEvent]) -> bytes:
         parts = self._parts(events)
         if not parts:
