@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, Literal
@@ -25,6 +26,7 @@ from typing_extensions import Self
 
 from langchain_bhumi.client import ProviderClient
 from langchain_bhumi.core.config import RetryPolicy, Timeouts
+from langchain_bhumi.core.errors import ConfigurationError
 from langchain_bhumi.core.transport import HTTPRequest
 from langchain_bhumi.message_builder import MessageBuilder
 from langchain_bhumi.protocols import CALL_PARAMS, ChatProtocol, ChatRequest
@@ -35,6 +37,9 @@ StructuredOutputMethod = Literal["function_calling", "json_schema", "json_mode"]
 # Call-time keyword arguments that map onto ChatRequest fields (`stop` has its own
 # argument); anything else goes to the request body.
 _REQUEST_FIELDS = CALL_PARAMS - {"stop"}
+
+# Private attributes rebuilt from the fields by `_setup` (on copy and unpickle).
+_REBUILT = frozenset({"_client", "_resolved"})
 
 
 class ChatBhumi(BaseChatModel):
@@ -279,9 +284,49 @@ class ChatBhumi(BaseChatModel):
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """A copy whose provider, key and connection settings follow the copied fields."""
-        copy = super().model_copy(update=update, deep=deep)
-        copy._setup()
-        return copy
+        clone = super().model_copy(update=update, deep=deep)
+        clone._setup()
+        return clone
+
+    # --- copies and pickles: the settings travel, connection pools never do ------------
+
+    def __getstate__(self) -> dict[Any, Any]:
+        if self.http_client is not None or self.http_async_client is not None:
+            raise ConfigurationError(
+                "cannot pickle a ChatBhumi built with http_client / http_async_client: a "
+                "live connection pool cannot leave this process; pickle the model without "
+                "them and pass new clients after loading it"
+            )
+        return self._settings()
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        super().__setstate__(state)
+        self._setup()
+
+    def __copy__(self) -> Self:
+        clone = super().__copy__()
+        clone._setup()
+        return clone
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        memo = {} if memo is None else memo
+        for yours in (self.http_client, self.http_async_client):
+            if yours is not None:
+                memo[id(yours)] = yours  # clients you passed in are shared, never copied
+        clone = type(self).__new__(type(self))
+        memo[id(self)] = clone
+        clone.__setstate__(copy.deepcopy(self._settings(), memo))
+        return clone
+
+    def _settings(self) -> dict[Any, Any]:
+        """Pydantic's state without the private client and resolution (`_setup` rebuilds
+        them from the fields)."""
+        state = super().__getstate__()
+        private = state.get("__pydantic_private__") or {}
+        state["__pydantic_private__"] = {
+            name: value for name, value in private.items() if name not in _REBUILT
+        }
+        return state
 
     # --- LangChain metadata ------------------------------------------------------------
 
