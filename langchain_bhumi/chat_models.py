@@ -26,8 +26,9 @@ from typing_extensions import Self
 
 from langchain_bhumi.client import ProviderClient
 from langchain_bhumi.core.config import RetryPolicy, Timeouts
-from langchain_bhumi.core.errors import ConfigurationError
+from langchain_bhumi.core.errors import BhumiError, ConfigurationError
 from langchain_bhumi.core.transport import HTTPRequest
+from langchain_bhumi.langchain_errors import classify
 from langchain_bhumi.message_builder import MessageBuilder
 from langchain_bhumi.protocols import CALL_PARAMS, ChatProtocol, ChatRequest
 from langchain_bhumi.providers import ResolvedModel, resolve_model
@@ -194,7 +195,17 @@ class ChatBhumi(BaseChatModel):
         where: `ProviderHTTPError` (status, provider, request id, body excerpt),
         `BhumiTimeoutError` (`.phase`: connect, waiting for headers, between chunks,
         total), `BrokenStreamError` (cut, invalid data, in-stream error),
-        `MissingAPIKeyError` (names the variable to set).
+        `MissingAPIKeyError` (names the variable to set). Each is also the matching
+        `langchain_core.exceptions` type (`ModelAuthenticationError`,
+        `ModelRateLimitError`, `ModelAPIError`, `ContextOverflowError`,
+        `ModelTimeoutError`, `ModelConnectionError`, ...) with `is_retryable` set, so
+        LangChain's fallbacks and retry middleware handle it like any provider's:
+
+        ```python
+        from langchain_core.exceptions import ModelAPIError
+
+        llm.with_fallbacks([backup], exceptions_to_handle=(ModelAPIError,))
+        ```
     """
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
@@ -427,8 +438,12 @@ class ChatBhumi(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request, builder = self._prepare(messages, stop, stream=False, kwargs=kwargs)
-        return self._result(builder.message(self._client.complete(request)))
+        try:
+            request, builder = self._prepare(messages, stop, stream=False, kwargs=kwargs)
+            return self._result(builder.message(self._client.complete(request)))
+        except BhumiError as error:
+            classify(error)
+            raise
 
     async def _agenerate(
         self,
@@ -437,8 +452,12 @@ class ChatBhumi(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request, builder = self._prepare(messages, stop, stream=False, kwargs=kwargs)
-        return self._result(builder.message(await self._client.acomplete(request)))
+        try:
+            request, builder = self._prepare(messages, stop, stream=False, kwargs=kwargs)
+            return self._result(builder.message(await self._client.acomplete(request)))
+        except BhumiError as error:
+            classify(error)
+            raise
 
     def _stream(
         self,
@@ -447,11 +466,15 @@ class ChatBhumi(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        request, builder = self._prepare(messages, stop, stream=True, kwargs=kwargs)
-        for events in self._client.stream(request):
-            chunk = builder.chunk(events)
-            if chunk is not None:
-                yield ChatGenerationChunk(message=chunk)
+        try:
+            request, builder = self._prepare(messages, stop, stream=True, kwargs=kwargs)
+            for events in self._client.stream(request):
+                chunk = builder.chunk(events)
+                if chunk is not None:
+                    yield ChatGenerationChunk(message=chunk)
+        except BhumiError as error:
+            classify(error)
+            raise
         yield ChatGenerationChunk(message=builder.final_chunk())
 
     async def _astream(
@@ -461,11 +484,15 @@ class ChatBhumi(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        request, builder = self._prepare(messages, stop, stream=True, kwargs=kwargs)
-        async for events in self._client.astream(request):
-            chunk = builder.chunk(events)
-            if chunk is not None:
-                yield ChatGenerationChunk(message=chunk)
+        try:
+            request, builder = self._prepare(messages, stop, stream=True, kwargs=kwargs)
+            async for events in self._client.astream(request):
+                chunk = builder.chunk(events)
+                if chunk is not None:
+                    yield ChatGenerationChunk(message=chunk)
+        except BhumiError as error:
+            classify(error)
+            raise
         yield ChatGenerationChunk(message=builder.final_chunk())
 
     # --- request building --------------------------------------------------------------
