@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import math
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from langchain_bhumi.protocols.base import ServerCodec
+from langchain_bhumi.protocols.tokens import estimate_tokens
 from langchain_bhumi.proxy.service import ProxyApp
 
 GEMINI_METHODS = ("generateContent", "streamGenerateContent", "countTokens")
-
-
-def estimate_tokens(body: dict[str, Any]) -> int:
-    """A rough token count (about 4 bytes of JSON per token) for the count endpoints.
-
-    Exact counts need the backend model's tokenizer; clients use these numbers to manage
-    their context, where an estimate is what they get from most servers anyway.
-    """
-    size = len(json.dumps(body, ensure_ascii=False).encode())
-    return max(1, math.ceil(size / 4))
 
 
 def build(proxy: ProxyApp, codecs: dict[str, ServerCodec]) -> list[Route]:

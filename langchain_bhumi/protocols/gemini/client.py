@@ -227,6 +227,17 @@ class GeminiProtocol(ChatProtocol):
     def stream_decoder(self) -> GeminiStreamDecoder:
         return GeminiStreamDecoder()
 
+    def count_tokens_call(
+        self, model: str, body: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]] | None:
+        """`:countTokens` with the whole request as `generateContentRequest`, so the
+        system instruction and tools are counted too."""
+        resource = model if "/" in model else f"models/{model}"
+        return f"/{resource}:countTokens", {"generateContentRequest": {"model": resource, **body}}
+
+    def decode_token_count(self, answer: Any) -> int:
+        return int(answer.get("totalTokens", 0))
+
 
 # --- request encoding -------------------------------------------------------------------
 
