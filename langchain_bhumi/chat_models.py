@@ -9,7 +9,12 @@ from typing import Any, Literal
 
 import httpx
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
+from langchain_core.language_models import (
+    BaseChatModel,
+    LangSmithParams,
+    LanguageModelInput,
+    ModelProfile,
+)
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.output_parsers.openai_tools import (
@@ -30,7 +35,8 @@ from langchain_bhumi.core.errors import BhumiError, ConfigurationError
 from langchain_bhumi.core.transport import HTTPRequest
 from langchain_bhumi.langchain_errors import classify
 from langchain_bhumi.message_builder import MessageBuilder
-from langchain_bhumi.protocols import CALL_PARAMS, ChatProtocol, ChatRequest
+from langchain_bhumi.profiles import model_profile
+from langchain_bhumi.protocols import CALL_PARAMS, ChatProtocol, ChatRequest, get_protocol
 from langchain_bhumi.protocols.tokens import estimate_text_tokens, estimate_tokens
 from langchain_bhumi.providers import ResolvedModel, resolve_model
 
@@ -39,6 +45,9 @@ StructuredOutputMethod = Literal["function_calling", "json_schema", "json_mode"]
 # Call-time keyword arguments that map onto ChatRequest fields (`stop` has its own
 # argument); anything else goes to the request body.
 _REQUEST_FIELDS = CALL_PARAMS - {"stop"}
+
+# Fields that name the model: a copy that changes one gets the new model's profile.
+_NAMING_FIELDS = frozenset({"model", "model_name", "provider"})
 
 # Private attributes rebuilt from the fields by `_setup` (on copy and unpickle).
 _REBUILT = frozenset({"_client", "_resolved"})
@@ -296,6 +305,17 @@ class ChatBhumi(BaseChatModel):
         if self.api_key is None and self._client.api_key is not None:
             self.api_key = SecretStr(self._client.api_key)
 
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        """The model's capabilities from `langchain_bhumi.profiles` (a conservative
+        profile for models it does not know)."""
+        resolved = resolve_model(self.model, provider=self.provider, base_url=self.base_url)
+        protocol = get_protocol(resolved.spec.protocol)
+        return model_profile(
+            resolved.spec.name,
+            resolved.model,
+            native_json_schema=protocol.supports_response_format(resolved.model, "json_schema"),
+        )
+
     @property
     def _protocol(self) -> ChatProtocol:
         return self._client.protocol
@@ -304,6 +324,8 @@ class ChatBhumi(BaseChatModel):
         """A copy whose provider, key and connection settings follow the copied fields."""
         clone = super().model_copy(update=update, deep=deep)
         clone._setup()
+        if update and "profile" not in update and update.keys() & _NAMING_FIELDS:
+            clone.profile = clone._resolve_model_profile()
         return clone
 
     # --- copies and pickles: the settings travel, connection pools never do ------------
