@@ -182,6 +182,28 @@ class ChatBhumi(BaseChatModel):
         Methods: `"function_calling"` (default, a forced tool call; works on the most
         servers), `"json_schema"` (`response_format` with a schema) and `"json_mode"`.
 
+    Model profile:
+        ```python
+        llm.profile["max_input_tokens"], llm.profile["structured_output"]
+        # (128000, True) for openai/gpt-4o-mini
+        ```
+        What the model can do (limits, modalities, tools, structured output, reasoning)
+        for the known models of the major providers, what a local server guarantees
+        (llamacpp, ollama, vllm, lmstudio), and a conservative text-in/text-out profile
+        for any other model (`langchain_bhumi.profiles`). `create_agent(llm,
+        response_format=Schema)` uses native structured output where it says so, a
+        forced tool call elsewhere. Give your own with `ChatBhumi(..., profile={...})`.
+
+    Token counts:
+        ```python
+        llm.get_num_tokens_from_messages(messages)  # offline estimate, no tokenizer
+        trim_messages(history, token_counter=llm, max_tokens=4000)
+        ChatBhumi(model="anthropic/claude-sonnet-4-5", token_counting="provider")
+        ```
+        An estimate from the request body by default (about 4 bytes per token, images
+        and documents at a flat 1,600); `token_counting="provider"` asks Anthropic's
+        `count_tokens` or Gemini's `countTokens` for the exact number.
+
     Reasoning:
         Reasoning text (`reasoning_content`/`reasoning` on the wire, Anthropic thinking
         blocks, Gemini thought parts) is kept out of the answer:
