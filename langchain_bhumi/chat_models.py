@@ -344,7 +344,7 @@ class ChatBhumi(BaseChatModel):
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """A copy whose provider, key and connection settings follow the copied fields."""
-        clone = super().model_copy(update=update, deep=deep)
+        clone = super().model_copy(update=dict(update) if update else None, deep=deep)
         clone._setup()
         if update and "profile" not in update and update.keys() & _NAMING_FIELDS:
             clone.profile = clone._resolve_model_profile()

@@ -32,7 +32,7 @@ class Capital(BaseModel):
 
 
 def strategy(messages: list[BaseMessage]) -> str:
-    """"tool" when the structured answer came as a call to the schema's tool, else
+    """ "tool" when the structured answer came as a call to the schema's tool, else
     "provider" (the last message is the JSON answer itself)."""
     calls = [c["name"] for m in messages if isinstance(m, AIMessage) for c in m.tool_calls]
     if "Capital" in calls:
