@@ -15,7 +15,7 @@ from langchain_core.language_models import (
     LanguageModelInput,
     ModelProfile,
 )
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, convert_to_messages
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.output_parsers.openai_tools import (
     JsonOutputKeyToolsParser,
@@ -31,9 +31,9 @@ from typing_extensions import Self
 
 from langchain_bhumi.client import ProviderClient
 from langchain_bhumi.core.config import RetryPolicy, Timeouts
-from langchain_bhumi.core.errors import BhumiError, ConfigurationError
+from langchain_bhumi.core.errors import ConfigurationError
 from langchain_bhumi.core.transport import HTTPRequest
-from langchain_bhumi.langchain_errors import classify
+from langchain_bhumi.langchain_errors import langchain_errors
 from langchain_bhumi.message_builder import MessageBuilder
 from langchain_bhumi.profiles import model_profile
 from langchain_bhumi.protocols import CALL_PARAMS, ChatProtocol, ChatRequest, get_protocol
@@ -489,12 +489,9 @@ class ChatBhumi(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        try:
+        with langchain_errors():
             request, builder = self._prepare(messages, stop, stream=False, kwargs=kwargs)
             return self._result(builder.message(self._client.complete(request)))
-        except BhumiError as error:
-            classify(error)
-            raise
 
     async def _agenerate(
         self,
@@ -503,12 +500,9 @@ class ChatBhumi(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        try:
+        with langchain_errors():
             request, builder = self._prepare(messages, stop, stream=False, kwargs=kwargs)
             return self._result(builder.message(await self._client.acomplete(request)))
-        except BhumiError as error:
-            classify(error)
-            raise
 
     def _stream(
         self,
@@ -517,15 +511,12 @@ class ChatBhumi(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        try:
+        with langchain_errors():
             request, builder = self._prepare(messages, stop, stream=True, kwargs=kwargs)
             for events in self._client.stream(request):
                 chunk = builder.chunk(events)
                 if chunk is not None:
                     yield ChatGenerationChunk(message=chunk)
-        except BhumiError as error:
-            classify(error)
-            raise
         yield ChatGenerationChunk(message=builder.final_chunk())
 
     async def _astream(
@@ -535,15 +526,12 @@ class ChatBhumi(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        try:
+        with langchain_errors():
             request, builder = self._prepare(messages, stop, stream=True, kwargs=kwargs)
             async for events in self._client.astream(request):
                 chunk = builder.chunk(events)
                 if chunk is not None:
                     yield ChatGenerationChunk(message=chunk)
-        except BhumiError as error:
-            classify(error)
-            raise
         yield ChatGenerationChunk(message=builder.final_chunk())
 
     # --- token counts ------------------------------------------------------------------
@@ -570,22 +558,16 @@ class ChatBhumi(BaseChatModel):
         """
         chat = ChatRequest(
             model=self._resolved.model,
-            messages=messages,
+            messages=convert_to_messages(messages),
             tools=_format_tools(tools) if tools else None,
         )
         if self._counts_with_provider:
-            try:
+            with langchain_errors():
                 counted = self._client.count_tokens(chat)
-            except BhumiError as error:
-                classify(error)
-                raise
             if counted is not None:
                 return counted
-        try:
+        with langchain_errors():
             return estimate_tokens(self._client.http_request(chat).body)
-        except BhumiError as error:
-            classify(error)
-            raise
 
     def get_num_tokens(self, text: str) -> int:
         """The tokens of `text`: an estimate (4 bytes a token), or with

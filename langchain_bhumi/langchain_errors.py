@@ -37,6 +37,8 @@ attributes, traceback and cause: nothing is copied and nothing in `core/` change
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from langchain_core import exceptions as lc
@@ -86,6 +88,23 @@ _RETRYABLE_STREAM_ERRORS = (
     "internal",
     "timeout",
 )
+
+
+@contextlib.contextmanager
+def langchain_errors() -> Iterator[None]:
+    """Errors raised inside leave as `classify` makes them.
+
+    Example:
+        ```python
+        with langchain_errors():
+            events = client.complete(request)
+        ```
+    """
+    try:
+        yield
+    except BhumiError as error:
+        classify(error)
+        raise
 
 
 def classify(error: BhumiError) -> BhumiError:
@@ -180,4 +199,4 @@ def _status_in(payload: Any) -> int | None:
     return code if isinstance(code, int) and 400 <= code < 600 else None
 
 
-__all__ = ["classify"]
+__all__ = ["classify", "langchain_errors"]

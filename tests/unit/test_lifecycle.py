@@ -11,6 +11,7 @@ import copy
 import gc
 import os
 import pickle
+import time
 from pathlib import Path
 
 import httpx
@@ -58,7 +59,10 @@ def test_a_hundred_asyncio_runs_leave_no_pool_or_socket_behind(
         assert asyncio.run(llm.ainvoke("hello")).text == "hi"
 
     assert _open_async_clients() <= clients
-    assert _open_fds() <= fds + 2  # slack for the server thread still closing its side
+    deadline = time.monotonic() + 5  # the server threads close their sides as they notice
+    while _open_fds() > fds + 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _open_fds() <= fds + 5  # a leak would leave 200 (both ends of 100 connections)
 
 
 def test_a_pool_lives_as_long_as_its_loop(server: ScriptedServer) -> None:

@@ -29,6 +29,7 @@ DATA = Path(__file__).resolve().parents[2] / "langchain_bhumi" / "model_profiles
 def build(model: str, **kwargs: Any) -> ChatBhumi:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # an unrecognised profile key would warn
+        warnings.simplefilter("ignore", ResourceWarning)  # other tests' pools, collected here
         return ChatBhumi(model=model, api_key="k", **kwargs)
 
 
