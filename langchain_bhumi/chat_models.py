@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, Literal
 
 import httpx
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.language_models import (
+    BaseChatModel,
+    LangSmithParams,
+    LanguageModelInput,
+    ModelProfile,
+)
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, convert_to_messages
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.output_parsers.openai_tools import (
     JsonOutputKeyToolsParser,
@@ -25,10 +31,14 @@ from typing_extensions import Self
 
 from langchain_bhumi.client import ProviderClient
 from langchain_bhumi.core.config import RetryPolicy, Timeouts
+from langchain_bhumi.core.errors import ConfigurationError
 from langchain_bhumi.core.text_tool_calls import TextToolCallFilter
 from langchain_bhumi.core.transport import HTTPRequest
+from langchain_bhumi.langchain_errors import langchain_errors
 from langchain_bhumi.message_builder import MessageBuilder
-from langchain_bhumi.protocols import CALL_PARAMS, ChatProtocol, ChatRequest
+from langchain_bhumi.profiles import model_profile
+from langchain_bhumi.protocols import CALL_PARAMS, ChatProtocol, ChatRequest, get_protocol
+from langchain_bhumi.protocols.tokens import estimate_text_tokens, estimate_tokens
 from langchain_bhumi.providers import ResolvedModel, resolve_model, wire_format
 
 StructuredOutputMethod = Literal["function_calling", "json_schema", "json_mode"]
@@ -36,6 +46,12 @@ StructuredOutputMethod = Literal["function_calling", "json_schema", "json_mode"]
 # Call-time keyword arguments that map onto ChatRequest fields (`stop` has its own
 # argument); anything else goes to the request body.
 _REQUEST_FIELDS = CALL_PARAMS - {"stop"}
+
+# Fields that name the model: a copy that changes one gets the new model's profile.
+_NAMING_FIELDS = frozenset({"model", "model_name", "provider"})
+
+# Private attributes rebuilt from the fields by `_setup` (on copy and unpickle).
+_REBUILT = frozenset({"_client", "_clients", "_resolved"})
 
 
 class ChatBhumi(BaseChatModel):
@@ -187,6 +203,28 @@ class ChatBhumi(BaseChatModel):
         # [{"name": "get_weather", "args": {"city": "Paris"}, "id": "call_...", ...}]
         ```
 
+    Model profile:
+        ```python
+        llm.profile["max_input_tokens"], llm.profile["structured_output"]
+        # (128000, True) for openai/gpt-4o-mini
+        ```
+        What the model can do (limits, modalities, tools, structured output, reasoning)
+        for the known models of the major providers, what a local server guarantees
+        (llamacpp, ollama, vllm, lmstudio), and a conservative text-in/text-out profile
+        for any other model (`langchain_bhumi.profiles`). `create_agent(llm,
+        response_format=Schema)` uses native structured output where it says so, a
+        forced tool call elsewhere. Give your own with `ChatBhumi(..., profile={...})`.
+
+    Token counts:
+        ```python
+        llm.get_num_tokens_from_messages(messages)  # offline estimate, no tokenizer
+        trim_messages(history, token_counter=llm, max_tokens=4000)
+        ChatBhumi(model="anthropic/claude-sonnet-4-5", token_counting="provider")
+        ```
+        An estimate from the request body by default (about 4 bytes per token, images
+        and documents at a flat 1,600); `token_counting="provider"` asks Anthropic's
+        `count_tokens` or Gemini's `countTokens` for the exact number.
+
     Reasoning:
         Reasoning text (`reasoning_content`/`reasoning` on the wire, Anthropic thinking
         blocks, Gemini thought parts) is kept out of the answer:
@@ -235,7 +273,17 @@ class ChatBhumi(BaseChatModel):
         where: `ProviderHTTPError` (status, provider, request id, body excerpt),
         `BhumiTimeoutError` (`.phase`: connect, waiting for headers, waiting for the first
         token, between chunks, total), `BrokenStreamError` (cut, invalid data, in-stream error),
-        `MissingAPIKeyError` (names the variable to set).
+        `MissingAPIKeyError` (names the variable to set). Each is also the matching
+        `langchain_core.exceptions` type (`ModelAuthenticationError`,
+        `ModelRateLimitError`, `ModelAPIError`, `ContextOverflowError`,
+        `ModelTimeoutError`, `ModelConnectionError`, ...) with `is_retryable` set, so
+        LangChain's fallbacks and retry middleware handle it like any provider's:
+
+        ```python
+        from langchain_core.exceptions import ModelAPIError
+
+        llm.with_fallbacks([backup], exceptions_to_handle=(ModelAPIError,))
+        ```
     """
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
@@ -293,6 +341,12 @@ class ChatBhumi(BaseChatModel):
     """An `httpx.Client` to use instead of the private pool (you close it)."""
     http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
     """An `httpx.AsyncClient` to use instead of the private pools (you close it)."""
+    token_counting: Literal["estimate", "provider"] = "estimate"  # noqa: S105 - not a secret
+    """How `get_num_tokens_from_messages` and `get_num_tokens` count: `"estimate"`
+    (offline: about 4 bytes of request JSON per token, 1,600 per inline image, document or
+    audio clip; the proxy's count endpoints give the same) or `"provider"` (exact, one
+    request to the provider's count endpoint: Anthropic `count_tokens`, Gemini
+    `countTokens`; formats without one estimate)."""
     async_backend: Literal["httpx", "aiohttp"] = "httpx"
     """Connection handling of the private async pools: `"aiohttp"` (needs
     `langchain-bhumi[aiohttp]`) roughly halves the CPU per streamed chunk under high
@@ -353,15 +407,68 @@ class ChatBhumi(BaseChatModel):
             client = self._clients[name] = self._client.speaking(name)
         return client
 
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        """The model's capabilities from `langchain_bhumi.profiles` (a conservative
+        profile for models it does not know)."""
+        resolved = resolve_model(self.model, provider=self.provider, base_url=self.base_url)
+        protocol = get_protocol(resolved.spec.protocol)
+        return model_profile(
+            resolved.spec.name,
+            resolved.model,
+            native_json_schema=protocol.supports_response_format(resolved.model, "json_schema"),
+        )
+
     @property
     def _protocol(self) -> ChatProtocol:
         return self._client.protocol
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """A copy whose provider, key and connection settings follow the copied fields."""
-        copy = super().model_copy(update=update, deep=deep)
-        copy._setup()
-        return copy
+        clone = super().model_copy(update=dict(update) if update else None, deep=deep)
+        clone._setup()
+        if update and "profile" not in update and update.keys() & _NAMING_FIELDS:
+            clone.profile = clone._resolve_model_profile()
+        return clone
+
+    # --- copies and pickles: the settings travel, connection pools never do ------------
+
+    def __getstate__(self) -> dict[Any, Any]:
+        if self.http_client is not None or self.http_async_client is not None:
+            raise ConfigurationError(
+                "cannot pickle a ChatBhumi built with http_client / http_async_client: a "
+                "live connection pool cannot leave this process; pickle the model without "
+                "them and pass new clients after loading it"
+            )
+        return self._settings()
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        super().__setstate__(state)
+        self._setup()
+
+    def __copy__(self) -> Self:
+        clone = super().__copy__()
+        clone._setup()
+        return clone
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        memo = {} if memo is None else memo
+        for yours in (self.http_client, self.http_async_client):
+            if yours is not None:
+                memo[id(yours)] = yours  # clients you passed in are shared, never copied
+        clone = type(self).__new__(type(self))
+        memo[id(self)] = clone
+        clone.__setstate__(copy.deepcopy(self._settings(), memo))
+        return clone
+
+    def _settings(self) -> dict[Any, Any]:
+        """Pydantic's state without the private client and resolution (`_setup` rebuilds
+        them from the fields)."""
+        state = super().__getstate__()
+        private = state.get("__pydantic_private__") or {}
+        state["__pydantic_private__"] = {
+            name: value for name, value in private.items() if name not in _REBUILT
+        }
+        return state
 
     # --- LangChain metadata ------------------------------------------------------------
 
@@ -463,11 +570,12 @@ class ChatBhumi(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        client, request, builder, recovery = self._prepare(
-            messages, stop, stream=False, kwargs=kwargs
-        )
-        events = client.complete(request)
-        return self._result(builder.message(recovery.whole(events) if recovery else events))
+        with langchain_errors():
+            client, request, builder, recovery = self._prepare(
+                messages, stop, stream=False, kwargs=kwargs
+            )
+            events = client.complete(request)
+            return self._result(builder.message(recovery.whole(events) if recovery else events))
 
     async def _agenerate(
         self,
@@ -476,11 +584,12 @@ class ChatBhumi(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        client, request, builder, recovery = self._prepare(
-            messages, stop, stream=False, kwargs=kwargs
-        )
-        events = await client.acomplete(request)
-        return self._result(builder.message(recovery.whole(events) if recovery else events))
+        with langchain_errors():
+            client, request, builder, recovery = self._prepare(
+                messages, stop, stream=False, kwargs=kwargs
+            )
+            events = await client.acomplete(request)
+            return self._result(builder.message(recovery.whole(events) if recovery else events))
 
     def _stream(
         self,
@@ -489,14 +598,15 @@ class ChatBhumi(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        client, request, builder, recovery = self._prepare(
-            messages, stop, stream=True, kwargs=kwargs
-        )
-        batches = client.stream(request)
-        for events in recovery.stream(batches) if recovery else batches:
-            chunk = builder.chunk(events)
-            if chunk is not None:
-                yield ChatGenerationChunk(message=chunk)
+        with langchain_errors():
+            client, request, builder, recovery = self._prepare(
+                messages, stop, stream=True, kwargs=kwargs
+            )
+            batches = client.stream(request)
+            for events in recovery.stream(batches) if recovery else batches:
+                chunk = builder.chunk(events)
+                if chunk is not None:
+                    yield ChatGenerationChunk(message=chunk)
         yield ChatGenerationChunk(message=builder.final_chunk())
 
     async def _astream(
@@ -506,15 +616,58 @@ class ChatBhumi(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        client, request, builder, recovery = self._prepare(
-            messages, stop, stream=True, kwargs=kwargs
-        )
-        batches = client.astream(request)
-        async for events in recovery.astream(batches) if recovery else batches:
-            chunk = builder.chunk(events)
-            if chunk is not None:
-                yield ChatGenerationChunk(message=chunk)
+        with langchain_errors():
+            client, request, builder, recovery = self._prepare(
+                messages, stop, stream=True, kwargs=kwargs
+            )
+            batches = client.astream(request)
+            async for events in recovery.astream(batches) if recovery else batches:
+                chunk = builder.chunk(events)
+                if chunk is not None:
+                    yield ChatGenerationChunk(message=chunk)
         yield ChatGenerationChunk(message=builder.final_chunk())
+
+    # --- token counts ------------------------------------------------------------------
+
+    @property
+    def _counts_with_provider(self) -> bool:
+        return self.token_counting == "provider"  # noqa: S105 - a mode, not a secret
+
+    def get_num_tokens_from_messages(
+        self,
+        messages: list[BaseMessage],
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool] | None = None,
+    ) -> int:
+        """The input tokens of `messages` (and `tools`), as `token_counting` says: an
+        offline estimate, or the provider's count endpoint. Needs no tokenizer package.
+
+        Example:
+            ```python
+            from langchain_core.messages import trim_messages
+
+            llm.get_num_tokens_from_messages([("user", "Hello!")])
+            trim_messages(history, token_counter=llm, max_tokens=4000)
+            ```
+        """
+        chat = ChatRequest(
+            model=self._resolved.model,
+            messages=convert_to_messages(messages),
+            tools=_format_tools(tools) if tools else None,
+        )
+        if self._counts_with_provider:
+            with langchain_errors():
+                counted = self._client.count_tokens(chat)
+            if counted is not None:
+                return counted
+        with langchain_errors():
+            return estimate_tokens(self._client.http_request(chat).body)
+
+    def get_num_tokens(self, text: str) -> int:
+        """The tokens of `text`: an estimate (4 bytes a token), or with
+        `token_counting="provider"` the provider's count of a user message holding it."""
+        if self._counts_with_provider:
+            return self.get_num_tokens_from_messages([HumanMessage(text)])
+        return estimate_text_tokens(text)
 
     # --- request building --------------------------------------------------------------
 
@@ -619,12 +772,7 @@ class ChatBhumi(BaseChatModel):
             llm.bind_tools([get_weather], tool_choice="get_weather").invoke("Paris?")
             ```
         """
-        formatted: list[dict[str, Any]] = [
-            tool  # type: ignore[misc]
-            if _is_builtin_tool(tool)
-            else convert_to_openai_tool(tool, strict=strict)
-            for tool in tools
-        ]
+        formatted = _format_tools(tools, strict)
         names = [
             t["function"]["name"] if "function" in t else t.get("name", "")
             for t in formatted
@@ -725,6 +873,19 @@ class ChatBhumi(BaseChatModel):
         return RunnableMap(raw=llm) | parsed.with_fallbacks(
             [fallback], exception_key="parsing_error"
         )
+
+
+def _format_tools(
+    tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+    strict: bool | None = None,
+) -> list[dict[str, Any]]:
+    """OpenAI-style tool dicts; a provider's own tool dicts pass through as they are."""
+    return [
+        tool  # type: ignore[misc]
+        if _is_builtin_tool(tool)
+        else convert_to_openai_tool(tool, strict=strict)
+        for tool in tools
+    ]
 
 
 def _is_builtin_tool(tool: Any) -> bool:

@@ -142,6 +142,19 @@ class ProviderClient:
             has_tools=bool(chat.tools),
         )
 
+    def count_tokens(self, chat: ChatRequest) -> int | None:
+        """The input tokens of `chat` by the provider's count endpoint (one request), or
+        `None` when its format has none."""
+        request = self.http_request(chat)
+        call = self.protocol.count_tokens_call(chat.model, request.body)
+        if call is None:
+            return None
+        path, body = call
+        root = self.spec.root if self.spec.root is not None else self.protocol.default_root
+        url = endpoint_url(self.resolved.base_url, root, path)
+        answer = self.transport.post(HTTPRequest(url=url, headers=request.headers, body=body))
+        return self.protocol.decode_token_count(answer)
+
     def stream(self, request: HTTPRequest) -> Iterator[list[StreamEvent]]:
         """The events of a streamed request, one list per network read."""
         if self.transport.timeouts.first_token is None:

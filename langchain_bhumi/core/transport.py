@@ -21,14 +21,14 @@ whether the stream ended with its terminator or was cut.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import functools
 import json
 import logging
 import ssl
 import time
-import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -92,6 +92,51 @@ def shared_ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+class _LoopPool:
+    """An async client that lives as long as its event loop.
+
+    A pool's connections belong to one loop, and asyncio says nothing when a loop closes.
+    But `asyncio.run` (and `asyncio.Runner`, pytest-asyncio, ...) closes every suspended
+    async generator of its loop before closing the loop (`loop.shutdown_asyncgens`): each
+    pool is held open by one such generator, so it closes cleanly, inside its own loop,
+    when the loop ends. A loop closed without that step leaves its pool to be dropped
+    (`discard`) on the next async call.
+    """
+
+    __slots__ = ("_registry", "_watch", "client", "loop")
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        loop: asyncio.AbstractEventLoop,
+        registry: dict[asyncio.AbstractEventLoop, _LoopPool],
+    ) -> None:
+        self.client = client
+        self.loop = loop
+        self._registry = registry
+        self._watch = self._until_loop_shutdown()
+        step = self._watch.asend(None)  # the loop's asyncgen hooks register it here
+        with contextlib.suppress(StopIteration):
+            step.send(None)  # runs it to its `yield`: it now waits for the loop to end
+
+    async def _until_loop_shutdown(self) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            if self._registry.get(self.loop) is self:
+                del self._registry[self.loop]
+            if not self.loop.is_closed():
+                await self.client.aclose()
+
+    async def aclose(self) -> None:
+        await self._watch.aclose()
+
+    def discard(self) -> None:
+        """Let go of the pool of a loop that is already closed (nothing left to await)."""
+        with contextlib.suppress(StopIteration, RuntimeError):
+            self._watch.aclose().send(None)
+
+
 class Transport:
     """Sends provider requests for one model instance.
 
@@ -131,9 +176,7 @@ class Transport:
         self._external_client = http_client
         self._external_async_client = http_async_client
         self._client: httpx.Client | None = None
-        self._async_clients: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, httpx.AsyncClient
-        ] = weakref.WeakKeyDictionary()
+        self._async_clients: dict[asyncio.AbstractEventLoop, _LoopPool] = {}
         self._async_backend = async_backend
         self._urls: dict[str, httpx.URL] = {}
         self._fixed_timeouts: dict[bool, httpx.Timeout] = {}
@@ -158,15 +201,18 @@ class Transport:
 
     @property
     def async_client(self) -> httpx.AsyncClient:
-        """The async client for the running event loop (pools cannot cross loops)."""
+        """The async client for the running event loop (pools cannot cross loops); it is
+        closed when the loop shuts down (see `_LoopPool`)."""
         if self._external_async_client is not None:
             return self._external_async_client
         loop = asyncio.get_running_loop()
-        client = self._async_clients.get(loop)
-        if client is None:
-            client = self._new_async_client()
-            self._async_clients[loop] = client
-        return client
+        pool = self._async_clients.get(loop)
+        if pool is None:
+            for dead in [other for other in self._async_clients if other.is_closed()]:
+                self._async_clients.pop(dead).discard()
+            pool = _LoopPool(self._new_async_client(), loop, self._async_clients)
+            self._async_clients[loop] = pool
+        return pool.client
 
     def _new_async_client(self) -> httpx.AsyncClient:
         if self._async_backend == "aiohttp":
@@ -196,13 +242,9 @@ class Transport:
     async def aclose(self) -> None:
         """Close the private pools: the sync one and the one of the running loop."""
         self.close()
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # pragma: no cover - always called from a coroutine
-            return
-        client = self._async_clients.pop(loop, None)
-        if client is not None:
-            await client.aclose()
+        pool = self._async_clients.get(asyncio.get_running_loop())
+        if pool is not None:
+            await pool.aclose()
 
     # --- non-streaming -----------------------------------------------------------------
 

@@ -170,6 +170,17 @@ class ChatProtocol(ABC):
         """The events of one non-streamed response body (the stream decoder's reading)."""
         return self.stream_decoder().decode_whole(body)
 
+    def count_tokens_call(
+        self, model: str, body: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]] | None:
+        """`(path, body)` asking the provider's token-count endpoint how many input tokens
+        the request `body` holds; `None` when the format has no such endpoint."""
+        return None
+
+    def decode_token_count(self, answer: Any) -> int:
+        """The input-token total of a token-count answer."""
+        raise NotImplementedError(f"{self.name} has no token count endpoint")
+
     def supports_response_format(self, model: str, kind: str) -> bool:
         """Whether `model` honours a `response_format` of this kind natively.
 

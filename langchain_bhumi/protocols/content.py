@@ -94,19 +94,36 @@ def text_of(content: str | list[Any]) -> str:
     return "".join(p.text for p in content_parts(content) if isinstance(p, TextPart))
 
 
-def tool_result_text(content: str | list[Any]) -> str:
-    """A tool result as one string: text blocks joined, other blocks as JSON."""
+def tool_result_parts(content: str | list[Any]) -> tuple[str, list[MediaPart]]:
+    """A tool result as `(text, media)`: text blocks joined by newlines, blocks that are
+    neither text nor media as JSON text, and images, documents and audio kept apart, for
+    the wire format to send as media (never as base64 in the text)."""
     if isinstance(content, str):
-        return content
+        return content, []
     pieces: list[str] = []
+    media: list[MediaPart] = []
     for block in content:
         if isinstance(block, str):
             pieces.append(block)
         elif isinstance(block, dict) and block.get("type") == "text":
             pieces.append(str(block.get("text", "")))
         else:
-            pieces.append(json.dumps(block, ensure_ascii=False))
-    return "\n".join(pieces) if len(pieces) > 1 else "".join(pieces)
+            part = _block_part(block) if isinstance(block, dict) else None
+            if isinstance(part, MediaPart):
+                media.append(part)
+            else:
+                pieces.append(json.dumps(block, ensure_ascii=False))
+    return "\n".join(pieces), media
+
+
+def describe_media(media: list[MediaPart]) -> str:
+    """`"1 image"`, `"2 images and 1 file"`: what a list of media holds, for text that
+    points at them."""
+    counts: dict[str, int] = {}
+    for part in media:
+        counts[part.kind] = counts.get(part.kind, 0) + 1
+    named = [f"{n} {kind}{'s' if n > 1 else ''}" for kind, n in counts.items()]
+    return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
 
 
 def _block_part(block: dict[str, Any]) -> Part | None:

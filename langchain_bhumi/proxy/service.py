@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
@@ -31,6 +30,7 @@ from langchain_bhumi.protocols.base import (
     ResponseEncoder,
     ServerCodec,
 )
+from langchain_bhumi.protocols.tokens import estimate_tokens
 from langchain_bhumi.providers import resolve_provider
 from langchain_bhumi.proxy.call_extras import CallExtrasCache
 from langchain_bhumi.proxy.config import BackendConfig, ProxyConfig, UnknownModelError
@@ -43,16 +43,6 @@ from langchain_bhumi.proxy.exchange import (
 )
 from langchain_bhumi.proxy.gate import AccessRecord, access_record
 from langchain_bhumi.proxy.keys import KeyRing
-
-
-def estimate_tokens(body: dict[str, Any]) -> int:
-    """A rough token count (about 4 bytes of JSON per token) for the count endpoints.
-
-    Exact counts need the backend model's tokenizer; clients use these numbers to manage
-    their context, where an estimate is what they get from most servers anyway.
-    """
-    size = len(json.dumps(body, ensure_ascii=False).encode())
-    return max(1, math.ceil(size / 4))
 
 
 def input_estimate(codec: ServerCodec, body: dict[str, Any]) -> int:

@@ -4,6 +4,13 @@ The model is Qwen2.5-Coder-1.5B-Instruct served by llama-server (`../shared/tool
 through its OpenAI-compatible API. Capability flags say what that server and model really
 do; tests a 1.5B model cannot pass for reasons of answer quality, or that need a server with
 more than one model, are xfail with the exact reason.
+
+The image, PDF and audio input tests (and image/PDF tool messages) stay off: this server
+runs a text-only model, and no package on PyPI ships a vision model's GGUF weights with
+the mmproj projector llama-server needs for images (the server answers "image input is
+not supported ... provide the mmproj"; tests/recorded/test_multimodal.py records that).
+The three encoders are checked against the APIs' documented shapes in
+tests/unit/test_multimodal.py.
 """
 
 from __future__ import annotations

@@ -75,6 +75,10 @@ LOCAL = Target(
     required=True,
     params={"seed": 42},
 )
+_IGNORES_TEXT_FORMAT = (
+    "llama-server's /v1/responses ignores text.format (its /chat/completions honours "
+    "response_format)"
+)
 LOCAL_RESPONSES = Target(
     provider="llamacpp",
     model=f"llamacpp/{LOCAL_MODEL}",
@@ -89,10 +93,9 @@ LOCAL_RESPONSES = Target(
             "llama-server's /v1/responses reads an object tool_choice as 'auto', and "
             "'required' does not constrain this model's output"
         ),
-        "test_structured_output": (
-            "llama-server's /v1/responses ignores text.format (its /chat/completions "
-            "honours response_format)"
-        ),
+        "test_structured_output": _IGNORES_TEXT_FORMAT,
+        "test_the_profile_picks_native_structured_output": _IGNORES_TEXT_FORMAT,
+        "test_structured_output_beside_a_tool": _IGNORES_TEXT_FORMAT,
     },
 )
 CLOUD = (

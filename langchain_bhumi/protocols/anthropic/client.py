@@ -217,6 +217,10 @@ def supports_native_json_schema(model: str) -> bool:
 # --- the protocol ---------------------------------------------------------------------------
 
 
+# The fields of a Messages request that `count_tokens` accepts.
+_COUNTED_FIELDS = ("model", "messages", "system", "tools", "tool_choice", "thinking")
+
+
 class AnthropicProtocol(ChatProtocol):
     """The Messages format (`POST /v1/messages`), client direction.
 
@@ -252,6 +256,15 @@ class AnthropicProtocol(ChatProtocol):
     def supports_response_format(self, model: str, kind: str) -> bool:
         """Native JSON-schema output on models that have it; no JSON mode at all."""
         return kind == "json_schema" and supports_native_json_schema(model)
+
+    def count_tokens_call(
+        self, model: str, body: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]] | None:
+        """`/messages/count_tokens`, which takes the request's input fields only."""
+        return "/messages/count_tokens", {k: body[k] for k in _COUNTED_FIELDS if k in body}
+
+    def decode_token_count(self, answer: Any) -> int:
+        return int(answer["input_tokens"])
 
     def encode_request(self, request: ChatRequest) -> dict[str, Any]:
         system, messages = encode_messages(

@@ -12,6 +12,9 @@ Requests:
   is not a JSON object is wrapped as `{"output": ...}` (`{"error": ...}` for a tool
   message with `status="error"`). Call ids are sent back only when Gemini itself gave
   them (Gemini 3 does): some endpoints reject an `id` field they did not produce.
+  Images and documents a tool returned go inside `functionResponse.parts` for Gemini 3
+  and later (multimodal function responses), else as `inlineData` parts after the
+  function responses of the same turn; never as text.
 - Tools: OpenAI-style function tools become one `functionDeclarations` tool, with the
   parameter schema converted to Gemini's OpenAPI subset (`parameters`), or sent as JSON
   Schema (`parametersJsonSchema`) when converting would lose meaning (see
@@ -113,7 +116,7 @@ from langchain_bhumi.protocols.content import (
     ReasoningPart,
     TextPart,
     content_parts,
-    tool_result_text,
+    tool_result_parts,
 )
 from langchain_bhumi.protocols.gemini.schema import (
     UnsupportedSchema,
@@ -209,7 +212,11 @@ class GeminiProtocol(ChatProtocol):
 
     def encode_request(self, request: ChatRequest) -> dict[str, Any]:
         """The `generateContent` body; `extra_body` merged in last (see the module doc)."""
-        system, contents = encode_messages(request.messages, request.replay())
+        system, contents = encode_messages(
+            request.messages,
+            request.replay(),
+            media_in_function_responses=takes_media_in_function_responses(request.model),
+        )
         body: dict[str, Any] = {"contents": contents}
         if system:
             body["systemInstruction"] = {"parts": system}
@@ -226,6 +233,17 @@ class GeminiProtocol(ChatProtocol):
 
     def stream_decoder(self) -> GeminiStreamDecoder:
         return GeminiStreamDecoder()
+
+    def count_tokens_call(
+        self, model: str, body: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]] | None:
+        """`:countTokens` with the whole request as `generateContentRequest`, so the
+        system instruction and tools are counted too."""
+        resource = model if "/" in model else f"models/{model}"
+        return f"/{resource}:countTokens", {"generateContentRequest": {"model": resource, **body}}
+
+    def decode_token_count(self, answer: Any) -> int:
+        return int(answer.get("totalTokens", 0))
 
 
 # --- request encoding -------------------------------------------------------------------
@@ -374,11 +392,29 @@ class _CallRef:
         self.native = native
 
 
+def takes_media_in_function_responses(model: str) -> bool:
+    """Gemini 3 and later take a tool result's media inside `functionResponse.parts`
+    (multimodal function responses); earlier models get them as parts beside it."""
+    name = model.rsplit("/", 1)[-1]
+    if not name.startswith("gemini-"):
+        return False
+    major = name.removeprefix("gemini-").split("-", 1)[0].split(".", 1)[0]
+    return major.isdigit() and int(major) >= 3
+
+
 def encode_messages(
-    messages: Sequence[BaseMessage], reasoning: ReasoningReplay = NO_REPLAY
+    messages: Sequence[BaseMessage],
+    reasoning: ReasoningReplay = NO_REPLAY,
+    *,
+    media_in_function_responses: bool = False,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """`(systemInstruction parts, contents)` for a LangChain conversation; earlier turns'
-    reasoning goes back as `thought` parts where `reasoning` says so."""
+    reasoning goes back as `thought` parts where `reasoning` says so.
+
+    Images and documents in tool results go inside their `functionResponse.parts` when
+    `media_in_function_responses` (Gemini 3), else as parts of the same user turn after
+    the function responses; media given by URL always go beside (`fileData`).
+    """
     system: list[dict[str, Any]] = []
     contents: list[dict[str, Any]] = []
     calls: dict[str, _CallRef] = {}
@@ -395,7 +431,7 @@ def encode_messages(
 
     def flush_results() -> None:
         if results:
-            add("user", _encode_results(results, calls, last_calls))
+            add("user", _encode_results(results, calls, last_calls, media_in_function_responses))
             results.clear()
 
     for message in messages:
@@ -550,8 +586,11 @@ def _encode_results(
     results: list[ToolMessage | FunctionMessage],
     calls: dict[str, _CallRef],
     last_calls: list[_CallRef],
+    media_inside: bool,
 ) -> list[dict[str, Any]]:
-    """`functionResponse` parts for a run of tool results, in the order of their calls."""
+    """`functionResponse` parts for a run of tool results, in the order of their calls,
+    then the media that do not go inside them (see `encode_messages`)."""
+    beside: list[dict[str, Any]] = []
     claimed = {id(ref) for ref in (calls.get(_result_id(m)) for m in results) if ref}
     unclaimed = iter([ref for ref in last_calls if id(ref) not in claimed])
     ordered: list[tuple[int, int, dict[str, Any]]] = []
@@ -566,24 +605,28 @@ def _encode_results(
                 "earlier AI message has that call, and Gemini pairs results with calls by "
                 "function name (set ToolMessage.name)"
             )
-        response: dict[str, Any] = {"name": name, "response": _tool_response(message)}
+        text, media = tool_result_parts(message.content)
+        failed = isinstance(message, ToolMessage) and message.status == "error"
+        response: dict[str, Any] = {"name": name, "response": _tool_response(text, failed)}
         if ref is not None and ref.native:
             response = {"id": ref.id, **response}
+        inside = [encode_media(p) for p in media if media_inside and p.data is not None]
+        if inside:
+            response["parts"] = inside
+        beside.extend(encode_media(p) for p in media if not media_inside or p.data is None)
         position = ref.position if ref is not None else len(last_calls) + arrival
         ordered.append((position, arrival, {"functionResponse": response}))
     ordered.sort(key=lambda item: (item[0], item[1]))
-    return [part for _, _, part in ordered]
+    return [part for _, _, part in ordered] + beside
 
 
 def _result_id(message: ToolMessage | FunctionMessage) -> str:
     return message.tool_call_id if isinstance(message, ToolMessage) else ""
 
 
-def _tool_response(message: ToolMessage | FunctionMessage) -> dict[str, Any]:
+def _tool_response(text: str, failed: bool) -> dict[str, Any]:
     """The tool result as the JSON object Gemini wants: a JSON object result as is,
     anything else wrapped as `{"output": ...}` (`{"error": ...}` for a failed tool)."""
-    text = tool_result_text(message.content)
-    failed = isinstance(message, ToolMessage) and message.status == "error"
     value: Any = text
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):

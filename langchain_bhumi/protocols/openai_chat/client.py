@@ -1,5 +1,9 @@
 """OpenAI `/chat/completions`: OpenAI and every OpenAI-compatible server.
 
+Tool messages take text only: the images, documents and audio of a tool result follow
+in a user message right after the tool messages, and the tool message says so (see
+`encode_messages`); base64 data never becomes prompt text.
+
 Decoding follows what real servers send, not only what OpenAI documents:
 
 - `reasoning_content` (DeepSeek, llama.cpp, vLLM, xAI) or `reasoning` (OpenRouter,
@@ -22,6 +26,7 @@ Decoding follows what real servers send, not only what OpenAI documents:
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.messages import (
@@ -66,8 +71,9 @@ from langchain_bhumi.protocols.content import (
     ReasoningPart,
     TextPart,
     content_parts,
+    describe_media,
     text_of,
-    tool_result_text,
+    tool_result_parts,
 )
 
 FINISH_REASONS = {
@@ -113,9 +119,7 @@ class OpenAIChatProtocol(ChatProtocol):
         reasoning = request.replay()
         body: dict[str, Any] = {
             "model": request.model,
-            "messages": [
-                encode_message(m, reasoning, request.provider, ids) for m in request.messages
-            ],
+            "messages": encode_messages(request.messages, reasoning, request.provider, ids),
         }
         if request.stream:
             body["stream"] = True
@@ -161,6 +165,59 @@ def encode_tool_choice(choice: ToolChoice) -> str | dict[str, Any]:
     return {"type": "function", "function": {"name": choice}}
 
 
+def encode_messages(
+    messages: Sequence[BaseMessage],
+    reasoning: ReasoningReplay = NO_REPLAY,
+    provider: str | None = None,
+    ids: ToolIdMap | None = None,
+) -> list[dict[str, Any]]:
+    """A LangChain conversation as chat-completions messages.
+
+    Tool messages take text only, so the images, documents and audio of a tool result go
+    in a user message right after the run of tool messages it belongs to (the assistant's
+    calls must be answered first), introduced by a line naming the call; the tool message
+    keeps the text and says where its media went. Base64 data never becomes text.
+    """
+    ids = ids or ToolIdMap(None)
+    encoded: list[dict[str, Any]] = []
+    attachments: list[dict[str, Any]] = []
+    for message in messages:
+        if isinstance(message, ToolMessage):
+            result, media = encode_tool_result(message, ids)
+            encoded.append(result)
+            attachments.extend(media)
+            continue
+        if attachments:
+            encoded.append({"role": "user", "content": attachments})
+            attachments = []
+        encoded.append(encode_message(message, reasoning, provider, ids))
+    if attachments:
+        encoded.append({"role": "user", "content": attachments})
+    return encoded
+
+
+def encode_tool_result(
+    message: ToolMessage, ids: ToolIdMap | None = None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """`(tool message, user content parts for its media)`; see `encode_messages`."""
+    call_id = (ids or ToolIdMap(None))(message.tool_call_id)
+    text, media = tool_result_parts(message.content)
+    attachments: list[dict[str, Any]] = []
+    if media:
+        what = describe_media(media)
+        note = f"({what} attached in the next message)"
+        text = f"{text}\n{note}" if text else note
+        name = f" ({message.name})" if message.name else ""
+        attachments.append(
+            {
+                "type": "text",
+                "text": f"Attached to the result of tool call {call_id}{name}:",
+            }
+        )
+        attachments.extend(_encode_media(part) for part in media)
+    return {"role": "tool", "tool_call_id": call_id, "content": text}, attachments
+
+
 def encode_message(
     message: BaseMessage,
     reasoning: ReasoningReplay = NO_REPLAY,
@@ -180,11 +237,7 @@ def encode_message(
     if isinstance(message, AIMessage):
         return _encode_assistant(message, reasoning, provider, ids)
     if isinstance(message, ToolMessage):
-        return {
-            "role": "tool",
-            "tool_call_id": ids(message.tool_call_id),
-            "content": tool_result_text(message.content),
-        }
+        return encode_tool_result(message, ids)[0]
     if isinstance(message, HumanMessage):
         role = "user"
     elif isinstance(message, SystemMessage):

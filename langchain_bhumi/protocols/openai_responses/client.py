@@ -83,7 +83,7 @@ from langchain_bhumi.protocols.content import (
     TextPart,
     content_parts,
     text_of,
-    tool_result_text,
+    tool_result_parts,
 )
 
 logger = logging.getLogger("langchain_bhumi")
@@ -328,7 +328,7 @@ def _encode_tool_result(message: ToolMessage) -> dict[str, Any]:
     if any(isinstance(p, MediaPart) for p in parts):
         output = [_tool_output_part(part) for part in parts]
     else:
-        output = tool_result_text(content)
+        output = tool_result_parts(content)[0]
     return {"type": "function_call_output", "call_id": message.tool_call_id, "output": output}
 
 
