@@ -45,9 +45,7 @@ def build(proxy: ProxyApp, codecs: dict[str, ServerCodec]) -> list[Route]:
         return JSONResponse(codec.models_list(proxy.config.visible_models()))
 
     async def count_tokens(request: Request, codec: ServerCodec) -> Response:
-        body = await request.json()
-        counted = codec.count_tokens_request(body)
-        return JSONResponse(codec.count_tokens_response(estimate_tokens(counted or body)))
+        return await proxy.count_tokens(request, codec, estimate_tokens)
 
     async def openai_chat(request: Request) -> Response:
         return await proxy.handle(request, openai)

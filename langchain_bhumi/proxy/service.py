@@ -18,7 +18,7 @@ import logging
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from langchain_core.messages import AIMessage
@@ -144,6 +144,8 @@ def error_status(exc: BaseException) -> int:
         return 502  # the backend's own auth or server failure is not the client's fault
     if isinstance(exc, BhumiTimeoutError):
         return 504
+    if isinstance(exc, ConfigurationError):
+        return 400  # the request asks for what the backend's format cannot say (audio, ...)
     if isinstance(exc, BhumiConnectionError | BhumiError):
         return 502
     return 500
@@ -263,6 +265,24 @@ class ProxyApp:
 
         return StreamingResponse(body(), media_type=encoder.media_type)
 
+    async def count_tokens(
+        self, request: Request, codec: ServerCodec, estimate: Callable[[dict[str, Any]], int]
+    ) -> Response:
+        """A token-count endpoint (`/v1/messages/count_tokens`, `:countTokens`): the same
+        key check, body reading, size limit and error format as `handle`; `estimate`
+        counts the part of the body the codec names."""
+        started = time.monotonic()
+        log: dict[str, Any] = {"rid": "req_" + secrets.token_hex(8), "frontend": codec.name}
+        try:
+            self._authorize(request)
+            body = await self._read_json(request)
+        except _Failure as failure:
+            return self._error(
+                codec, failure.status, failure.message, log, started, failure.headers
+            )
+        counted = codec.count_tokens_request(body)
+        return JSONResponse(codec.count_tokens_response(estimate(counted or body)))
+
     def _route(
         self, incoming: IncomingRequest, client_key: str | None, codec: ServerCodec
     ) -> tuple[Backend, ChatRequest]:
@@ -270,19 +290,13 @@ class ProxyApp:
         backend = self.backends[backend_config.name]
         if backend_config.passthrough_key and not client_key:
             raise _Failure(401, f"backend {backend_config.name!r} needs the client's own API key")
-        chat = incoming.chat
+        chat = codec.backend_request(incoming, backend.client.protocol, backend_model)
         defaults = {
             k: v for k, v in backend_config.params.items() if getattr(chat, k, None) is None
         }
         chat = self.call_extras.restore(chat)
         dropped = dict.fromkeys(backend_config.drop)
-        return backend, dataclasses.replace(
-            chat,
-            model=backend_model,
-            # Fields the frontend did not understand mean something only in its own format.
-            extra_body=chat.extra_body if backend.format == codec.name else {},
-            **{**defaults, **dropped},
-        )
+        return backend, dataclasses.replace(chat, model=backend_model, **{**defaults, **dropped})
 
     # --- helpers -----------------------------------------------------------------------
 
