@@ -55,6 +55,18 @@ def decode(body: dict[str, Any], **kwargs: Any) -> GeminiIncomingRequest:
     return SERVER.decode_request(body, model=kwargs.pop("model", "gemini-2.5-pro"), **kwargs)
 
 
+def for_gemini(request: IncomingRequest) -> ChatRequest:
+    """The request a Gemini backend gets (the client's Gemini-only fields kept)."""
+    return SERVER.backend_request(request, CLIENT, "gemini-2.5-pro")
+
+
+def gemini_extras(request: IncomingRequest) -> dict[str, Any]:
+    """What only a Gemini backend gets, besides `contents` and `systemInstruction`
+    (which it gets exactly as the client sent them)."""
+    extra = request.native["extra_body"]
+    return {k: v for k, v in extra.items() if k not in ("contents", "systemInstruction")}
+
+
 def user(*parts: dict[str, Any]) -> dict[str, Any]:
     return {"role": "user", "parts": list(parts)}
 
@@ -251,7 +263,7 @@ def test_camel_and_snake_case_bodies_decode_the_same() -> None:
     same request, down to the extras forwarded to a Gemini backend."""
     camel, snake = decode(CAMEL, stream=True), decode(SNAKE, stream=True)
     assert camel.chat.messages == snake.chat.messages
-    assert camel.chat.extra_body == snake.chat.extra_body
+    assert gemini_extras(camel) == gemini_extras(snake)
     chat = camel.chat
     assert (chat.model, chat.stream, chat.temperature, chat.top_p, chat.top_k) == (
         "gemini-2.5-pro", True, 0.2, 0.9, 40,
@@ -260,7 +272,7 @@ def test_camel_and_snake_case_bodies_decode_the_same() -> None:
     assert chat.tool_choice == snake.chat.tool_choice == "get_weather"
     assert chat.tools == snake.chat.tools
     assert camel.include_thoughts and snake.include_thoughts
-    assert chat.extra_body["safetySettings"] == CAMEL["safetySettings"]
+    assert gemini_extras(camel)["safetySettings"] == CAMEL["safetySettings"]
     system, human, ai, tool = chat.messages
     assert system == SystemMessage(content="Be brief.")
     assert human.content == [
@@ -329,7 +341,8 @@ def test_plain_model_text_is_one_string_and_thoughts_in_user_turns_are_dropped()
     }
     human, ai = decode(body).chat.messages
     assert human == HumanMessage(content="hi")
-    assert ai == AIMessage(content="Hello!")
+    # Marked as Gemini's, so no other format's encoder trusts its thought signatures.
+    assert ai == AIMessage(content="Hello!", response_metadata={"wire_format": "gemini"})
 
 
 def test_responses_pair_by_name_and_position_across_rounds() -> None:
@@ -590,18 +603,14 @@ def test_tool_declarations_become_json_schema_tools() -> None:
             },
         },
     ]
-    # Native tools reach a Gemini backend only, next to the declarations.
-    assert request.chat.extra_body["tools"] == [{"googleSearch": {}}, {"codeExecution": {}}]
-    replayed = CLIENT.encode_request(request.chat)
-    assert replayed["tools"][1:] == [{"googleSearch": {}}, {"codeExecution": {}}]
-    search = replayed["tools"][0]["functionDeclarations"][0]["parameters"]
-    expected = dict(declarations[0]["parameters"])
-    del expected["propertyOrdering"]
-    expected["properties"] = {
-        **expected["properties"],
-        "tags": {"type": "ARRAY", "items": {"type": "STRING"}, "maxItems": 5},
-    }
-    assert search == expected
+    # A Gemini backend gets the declarations as given (each schema in its own flavour),
+    # and the native tools, which other formats lack.
+    assert CLIENT.encode_request(for_gemini(request))["tools"] == [
+        {"functionDeclarations": declarations},
+        {"googleSearch": {}},
+        {"codeExecution": {}},
+    ]
+    assert request.dropped_elsewhere == ["tools[0].googleSearch", "tools[1].codeExecution"]
 
 
 def test_schema_conversion_round_trips_both_ways() -> None:
@@ -633,47 +642,54 @@ def test_schema_conversion_round_trips_both_ways() -> None:
 
 
 @pytest.mark.parametrize(
-    ("config", "choice", "names", "kept"),
+    ("config", "choice", "names"),
     [
-        ({"mode": "AUTO"}, "auto", ["a", "b", "c"], False),
-        ({"mode": "ANY"}, "required", ["a", "b", "c"], False),
-        ({"mode": "any"}, "required", ["a", "b", "c"], False),
-        ({"mode": "NONE"}, "none", ["a", "b", "c"], False),
-        ({"mode": "ANY", "allowedFunctionNames": ["b"]}, "b", ["a", "b", "c"], False),
-        ({"mode": "ANY", "allowedFunctionNames": ["a", "c"]}, "required", ["a", "c"], True),
-        ({"mode": "VALIDATED"}, "auto", ["a", "b", "c"], True),
-        ({"mode": "MODE_UNSPECIFIED"}, None, ["a", "b", "c"], False),
-        ({"mode": "ANY", "allowed_function_names": ["a", "b"]}, "required", ["a", "b"], True),
+        ({"mode": "AUTO"}, "auto", ["a", "b", "c"]),
+        ({"mode": "ANY"}, "required", ["a", "b", "c"]),
+        ({"mode": "any"}, "required", ["a", "b", "c"]),
+        ({"mode": "NONE"}, "none", ["a", "b", "c"]),
+        ({"mode": "ANY", "allowedFunctionNames": ["b"]}, "b", ["a", "b", "c"]),
+        ({"mode": "ANY", "allowedFunctionNames": ["a", "c"]}, "required", ["a", "c"]),
+        ({"mode": "AUTO", "allowedFunctionNames": ["a", "c"]}, "auto", ["a", "c"]),
+        ({"mode": "AUTO", "allowedFunctionNames": ["b"]}, "auto", ["b"]),
+        ({"mode": "VALIDATED"}, "auto", ["a", "b", "c"]),
+        ({"mode": "VALIDATED", "allowedFunctionNames": ["c"]}, "auto", ["c"]),
+        ({"mode": "NONE", "allowedFunctionNames": ["c"]}, "none", ["a", "b", "c"]),
+        ({"mode": "MODE_UNSPECIFIED"}, None, ["a", "b", "c"]),
+        ({}, None, ["a", "b", "c"]),
+        ({"mode": "ANY", "allowed_function_names": ["a", "b"]}, "required", ["a", "b"]),
     ],
 )
 def test_function_calling_config_becomes_tool_choice(
-    config: dict[str, Any], choice: str | None, names: list[str], kept: bool
+    config: dict[str, Any], choice: str | None, names: list[str]
 ) -> None:
     body = {
         "contents": [user({"text": "x"})],
         "tools": [{"functionDeclarations": [{"name": n} for n in "abc"]}],
         "toolConfig": {"functionCallingConfig": config},
     }
-    chat = decode(body).chat
+    request = decode(body)
+    chat = request.chat
     assert chat.tool_choice == choice
+    # Other formats: the allowed functions are the ones offered (the same choice).
     assert [t["function"]["name"] for t in chat.tools or []] == names
-    # What a neutral tool_choice cannot say still reaches a Gemini backend verbatim.
-    assert ("toolConfig" in chat.extra_body) is kept
-    if kept:  # in camelCase, so no field reaches Gemini under two spellings
-        camel = {
-            "allowedFunctionNames" if k == "allowed_function_names" else k: v
-            for k, v in config.items()
-        }
-        assert CLIENT.encode_request(chat)["toolConfig"]["functionCallingConfig"] == camel
+    # A Gemini backend gets the config as sent, in camelCase (no field twice).
+    camel = {
+        "allowedFunctionNames" if k == "allowed_function_names" else k: v
+        for k, v in config.items()
+    }
+    assert CLIENT.encode_request(for_gemini(request))["toolConfig"] == {
+        "functionCallingConfig": camel
+    }
 
 
 @pytest.mark.parametrize(
     ("config", "fields", "extra"),
     [
         (
-            {"seed": 7, "presencePenalty": 0.5},
-            {"seed": 7},
-            {"generationConfig": {"presencePenalty": 0.5}},
+            {"seed": 7, "presencePenalty": 0.5, "frequency_penalty": 0.25},
+            {"seed": 7, "presence_penalty": 0.5, "frequency_penalty": 0.25},
+            {},
         ),
         (
             {"responseMimeType": "application/json"},
@@ -748,7 +764,7 @@ def test_generation_config_mapping(
 ) -> None:
     request = decode({"contents": [user({"text": "x"})], "generationConfig": config})
     assert {k: getattr(request.chat, k) for k in fields} == fields
-    assert request.chat.extra_body == extra
+    assert gemini_extras(request) == extra
     assert request.include_thoughts is bool(config.get("thinkingConfig", {}).get("includeThoughts"))
 
 
@@ -760,12 +776,12 @@ def test_unknown_fields_go_to_extra_body_in_camel_case() -> None:
         "generationConfig": {"response_modalities": ["TEXT"]},
     }
     request = decode(body)
-    assert request.chat.extra_body == {
+    assert gemini_extras(request) == {
         "cachedContent": "cachedContents/abc",
         "labels": {"team": "a"},
         "generationConfig": {"responseModalities": ["TEXT"]},
     }
-    sent = CLIENT.encode_request(request.chat)
+    sent = CLIENT.encode_request(for_gemini(request))
     assert sent["cachedContent"] == "cachedContents/abc"
     assert sent["generationConfig"]["responseModalities"] == ["TEXT"]
 
@@ -854,7 +870,7 @@ def test_a_count_tokens_body_wraps_the_request() -> None:
         ),
         (
             {"contents": [user({"text": "x"})], "systemInstruction": 3},
-            "'systemInstruction' must be a content object",
+            "'systemInstruction' must be a content, parts or text",
         ),
     ],
 )

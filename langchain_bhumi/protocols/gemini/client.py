@@ -145,6 +145,7 @@ _BLOCK_NUMBERS = {1: "SAFETY", 2: "OTHER", 3: "BLOCKLIST", 4: "PROHIBITED_CONTEN
 _TOOL_FAILURES = frozenset({"MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL"})
 
 _TOOL_CHOICE_MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY", "any": "ANY"}
+_THINKING_LEVELS = {"max": "XHIGH"}  # OpenAI's and Anthropic's top effort; Gemini's is XHIGH
 _NATIVE_PART_KEYS = frozenset(
     {
         "text",
@@ -338,7 +339,7 @@ def _thinking_config(budget: int | None, effort: str | None) -> dict[str, Any]:
         if effort.lower() in ("none", "off"):
             thinking.setdefault("thinkingBudget", 0)
         else:
-            thinking["thinkingLevel"] = effort.upper()
+            thinking["thinkingLevel"] = _THINKING_LEVELS.get(effort.lower(), effort.upper())
     if thinking and thinking.get("thinkingBudget") != 0:
         thinking["includeThoughts"] = True
     return thinking
