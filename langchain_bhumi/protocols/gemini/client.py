@@ -294,6 +294,8 @@ def _generation_config(request: ChatRequest) -> dict[str, Any]:
         ("maxOutputTokens", request.max_tokens),
         ("stopSequences", request.stop),
         ("seed", request.seed),
+        ("presencePenalty", request.presence_penalty),
+        ("frequencyPenalty", request.frequency_penalty),
     ):
         if value is not None:
             config[key] = value
@@ -332,13 +334,15 @@ def _response_format(response_format: dict[str, Any]) -> dict[str, Any]:
 
 
 def _thinking_config(budget: int | None, effort: str | None) -> dict[str, Any]:
+    """Gemini refuses a level and a budget together: a budget wins over an effort, except
+    the dynamic one (`-1`), which means no budget."""
     thinking: dict[str, Any] = {}
-    if budget is not None:
+    if budget is not None and not (budget == -1 and effort):
         thinking["thinkingBudget"] = budget
     if effort:
         if effort.lower() in ("none", "off"):
             thinking.setdefault("thinkingBudget", 0)
-        else:
+        elif "thinkingBudget" not in thinking:
             thinking["thinkingLevel"] = _THINKING_LEVELS.get(effort.lower(), effort.upper())
     if thinking and thinking.get("thinkingBudget") != 0:
         thinking["includeThoughts"] = True

@@ -309,7 +309,7 @@ class GeminiServer(ServerCodec):
         # sent them); `unsent`: what other formats lack.
         instruction = _get(body, "systemInstruction", "system_instruction")
         extra: dict[str, Any] = {"contents": contents}
-        if isinstance(instruction, dict):
+        if isinstance(instruction, dict) and "text" not in instruction:  # a content
             extra["systemInstruction"] = instruction
         unsent: list[str] = []
         system = _system_texts(instruction)
@@ -342,6 +342,8 @@ class GeminiServer(ServerCodec):
                 "answer without it"
             )
         native: dict[str, Any] = {"extra_body": extra}
+        if chat.response_format is not None:
+            native["response_format"] = None  # the schema goes as given, in `extra`
         if native_tools:
             native["tools"] = native_tools
         return GeminiIncomingRequest(
@@ -978,14 +980,14 @@ def _response_format(
     gemini_schema = _get(config, "responseSchema", "response_schema")
     if mime in (None, "text/plain") and schema is None and gemini_schema is None:
         return None
-    if mime not in (None, "application/json"):
-        # text/x.enum and the like: only a Gemini backend can honour them.
-        generation = extra.setdefault("generationConfig", {})
-        generation["responseMimeType"] = mime
-        if gemini_schema is not None:
-            generation["responseSchema"] = gemini_schema
-        if schema is not None:
-            generation["responseJsonSchema"] = schema
+    # A Gemini backend gets the format as given (schema flavour kept).
+    generation = extra.setdefault("generationConfig", {})
+    generation["responseMimeType"] = mime or "application/json"
+    if gemini_schema is not None:
+        generation["responseSchema"] = gemini_schema
+    if schema is not None:
+        generation["responseJsonSchema"] = schema
+    if mime not in (None, "application/json"):  # text/x.enum and the like: Gemini's own
         unsent.append(f"generationConfig.responseMimeType {mime}")
         return None
     if schema is None and gemini_schema is not None:

@@ -197,8 +197,8 @@ def _encode_content(content: str | list[Any]) -> str | list[dict[str, Any]]:
     if isinstance(content, str):
         return content
     parts = content_parts(content)
-    if all(isinstance(p, TextPart) for p in parts):
-        return "".join(p.text for p in parts if isinstance(p, TextPart))
+    if all(isinstance(p, TextPart) for p in parts):  # one string: blocks one a line
+        return "\n".join(p.text for p in parts if isinstance(p, TextPart))
     encoded: list[dict[str, Any]] = []
     for part in parts:
         if isinstance(part, TextPart):

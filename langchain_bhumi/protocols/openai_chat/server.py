@@ -161,8 +161,8 @@ class OpenAIChatServer(ServerCodec):
         if native_tools != narrowed:
             native["tools"] = native_tools
         raw_choice = body.get("tool_choice")
-        if isinstance(raw_choice, dict) and raw_choice.get("type") == "allowed_tools":
-            native["tool_choice"] = raw_choice  # OpenAI narrows the tools itself
+        if isinstance(raw_choice, dict):  # custom, allowed_tools (OpenAI narrows the tools)
+            native["tool_choice"] = raw_choice
         if response_format != chat.response_format:
             native["response_format"] = response_format
         if modalities:  # text only: audio was left out above
@@ -171,6 +171,7 @@ class OpenAIChatServer(ServerCodec):
             chat,
             include_usage=bool(options.get("include_usage")),
             native=native,
+            same_format_only=_openai_file_ids(body["messages"]),
             custom_tools=frozenset(custom),
             legacy_functions=bool(body.get("functions")) and not body.get("tools"),
         )
@@ -307,6 +308,20 @@ def _decode_tool_choice(
             if mode in ("auto", "required") and tools is not None:
                 return mode, [t for t in tools if _tool_name(t) in allowed] or None
     raise RequestDecodeError(f"unsupported tool_choice: {json.dumps(choice)[:200]}")
+
+
+def _openai_file_ids(messages: list[Any]) -> dict[str, str]:
+    """`file` parts given by OpenAI file id, which another provider cannot read."""
+    found: dict[str, str] = {}
+    for position, message in enumerate(messages):
+        content = message.get("content") if isinstance(message, dict) else None
+        for number, part in enumerate(content if isinstance(content, list) else ()):
+            file = part.get("file") if isinstance(part, dict) else None
+            if isinstance(file, dict) and file.get("file_id"):
+                found[f"messages[{position}].content[{number}]"] = (
+                    f"an OpenAI file id ({file['file_id']}) means nothing to another provider"
+                )
+    return found
 
 
 def _decode_messages(messages: list[Any], unsent: list[str]) -> list[BaseMessage]:
