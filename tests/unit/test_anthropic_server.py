@@ -308,9 +308,12 @@ def test_tools_become_function_tools_and_server_tools_pass_through() -> None:
 def test_tool_choice(choice: dict[str, Any], expected: str, parallel: bool | None) -> None:
     chat = decode(tools=[WEATHER_TOOL], tool_choice=choice)
     assert (chat.tool_choice, chat.parallel_tool_calls) == (expected, parallel)
-    assert CLIENT.encode_request(for_anthropic(tools=[WEATHER_TOOL], tool_choice=choice))[
-        "tool_choice"
-    ] == choice
+    assert (
+        CLIENT.encode_request(for_anthropic(tools=[WEATHER_TOOL], tool_choice=choice))[
+            "tool_choice"
+        ]
+        == choice
+    )
 
 
 @pytest.mark.parametrize(
@@ -519,6 +522,204 @@ def test_a_conversation_encoded_by_the_client_direction_decodes_to_the_same_mean
     assert (chat.temperature, chat.stop, chat.stream) == (1, ["###"], True)
     # A fixed point: what the client direction sends again is exactly what it sent.
     assert CLIENT.encode_request(SERVER.backend_request(decoded, CLIENT, chat.model)) == body
+
+
+def test_system_turns_stay_in_place_for_anthropic_and_join_the_system_text_elsewhere() -> None:
+    turns = [
+        {"role": "system", "content": "First."},
+        user({"type": "text", "text": "hi"}),
+        {
+            "role": "system",
+            "content": [
+                {"type": "text", "text": "A", "cache_control": EPHEMERAL},
+                {"type": "text", "text": "B"},
+            ],
+        },
+        assistant({"type": "text", "text": "ok"}),
+        {"role": "system", "content": "Until the next user turn.", "clear_at": "next_user_message"},
+        user({"type": "text", "text": "go"}),
+        {
+            "role": "system",
+            "content": [
+                {"type": "text", "text": "Last."},
+                {"type": "tool_addition", "definition": WEATHER_TOOL},
+            ],
+            "output_config": {"effort": "low"},
+        },
+    ]
+    request = incoming(system="Top.", messages=turns)
+    # Other formats: one system text, in order, one block a line; a cleared turn left out.
+    assert request.chat.messages[0] == SystemMessage("Top.\nFirst.\nA\nB\nLast.")
+    assert [type(m).__name__ for m in request.chat.messages] == [
+        "SystemMessage", "HumanMessage", "AIMessage", "HumanMessage",
+    ]  # fmt: skip
+    assert "messages[6]: tool_addition block" in request.dropped_elsewhere
+    assert "messages[6].output_config" in request.dropped_elsewhere
+    # Anthropic: every turn where and as the client put it.
+    sent = CLIENT.encode_request(SERVER.backend_request(request, CLIENT, "claude-opus-4-6"))
+    assert sent["system"] == "Top."
+    ok = {"role": "assistant", "content": [{"type": "text", "text": "ok"}]}
+    assert sent["messages"] == [*turns[:3], ok, *turns[4:]]
+
+
+EPHEMERAL = {"type": "ephemeral"}
+
+
+def test_every_cache_control_reaches_an_anthropic_backend_and_no_other() -> None:
+    tools = [
+        {
+            **WEATHER_TOOL,
+            "cache_control": EPHEMERAL,
+            "defer_loading": True,
+            "input_examples": [{"city": "Oslo"}],
+        },
+    ]
+    messages = [
+        user({"type": "text", "text": "Weather?", "cache_control": EPHEMERAL}),
+        assistant(
+            {
+                "type": "text",
+                "text": "Checking.",
+                "cache_control": EPHEMERAL,
+                "citations": [
+                    {
+                        "type": "char_location",
+                        "cited_text": "x",
+                        "document_index": 0,
+                        "start_char_index": 0,
+                        "end_char_index": 1,
+                    }
+                ],
+            },
+            {
+                **tool_use("toolu_1", city="Oslo"),
+                "cache_control": EPHEMERAL,
+                "caller": {"type": "direct"},
+            },
+        ),
+        user(
+            {
+                "type": "tool_result",
+                "tool_use_id": "toolu_1",
+                "content": "sunny",
+                "cache_control": {"type": "ephemeral", "ttl": "1h"},
+            },
+        ),
+    ]
+    request = incoming(messages=messages, tools=tools, cache_control=EPHEMERAL)
+    sent = CLIENT.encode_request(SERVER.backend_request(request, CLIENT, "claude-opus-4-6"))
+    assert sent["tools"] == tools
+    assert sent["messages"] == messages
+    assert sent["cache_control"] == EPHEMERAL
+    elsewhere = OpenAIChatProtocol().encode_request(
+        SERVER.backend_request(request, OpenAIChatProtocol(), "gpt-5")
+    )
+    assert "cache_control" not in json.dumps(elsewhere)
+    assert "defer_loading" not in json.dumps(elsewhere)
+
+
+PDF_SOURCE = {"type": "base64", "media_type": "application/pdf", "data": "JVBER"}
+
+
+def test_documents_and_search_results_become_portable_for_other_formats() -> None:
+    blocks = [
+        {
+            "type": "document",
+            "source": PDF_SOURCE,
+            "title": "spec.pdf",
+            "context": "v2",
+            "citations": {"enabled": True},
+        },
+        {
+            "type": "document",
+            "source": {"type": "text", "media_type": "text/plain", "data": "log"},
+            "title": "ci.txt",
+        },
+        {
+            "type": "document",
+            "source": {
+                "type": "content",
+                "content": [
+                    {"type": "text", "text": "one"},
+                    {"type": "image", "source": {"type": "url", "url": "https://x.test/a.png"}},
+                ],
+            },
+        },
+        {
+            "type": "image",
+            "source": {"type": "url", "url": "https://x.test/b.png"},
+            "transformations": {"oversized_image": "resize"},
+        },
+        {
+            "type": "search_result",
+            "source": "https://w.test",
+            "title": "Runbook",
+            "content": [{"type": "text", "text": "Flush."}],
+        },
+        {"type": "container_upload", "file_id": "file_1"},
+        {"type": "text", "text": "Review."},
+    ]
+    request = incoming(messages=[user(*blocks)])
+    human = request.chat.messages[0]
+    assert human.content == [
+        blocks[0],
+        {"type": "text", "text": '<document title="ci.txt">\nlog\n</document>'},
+        {"type": "text", "text": "one"},
+        {"type": "image", "source": {"type": "url", "url": "https://x.test/a.png"}},
+        blocks[3],
+        {
+            "type": "text",
+            "text": '<search_result source="https://w.test" title="Runbook">\nFlush.\n</search_result>',
+        },
+        blocks[6],
+    ]
+    assert request.dropped_elsewhere == ["messages[0].content[5] (container_upload)"]
+    # An Anthropic backend gets every block as sent (title, context, citations, transformations).
+    sent = CLIENT.encode_request(SERVER.backend_request(request, CLIENT, "claude-opus-4-6"))
+    assert sent["messages"] == [user(*blocks)]
+
+
+def test_anthropic_file_ids_are_refused_for_other_formats_only() -> None:
+    by_id = {"type": "image", "source": {"type": "file", "file_id": "file_011img"}}
+    result = {"type": "tool_result", "tool_use_id": "toolu_1", "content": [by_id]}
+    messages = [user({"type": "text", "text": "x"}), assistant(tool_use("toolu_1")), user(result)]
+    request = incoming(messages=messages)
+    assert set(request.same_format_only) == {"messages[2].content[0].content[0]"}
+    with pytest.raises(RequestDecodeError, match=r"file_011img\) means nothing"):
+        SERVER.backend_request(request, OpenAIChatProtocol(), "gpt-5")
+    sent = CLIENT.encode_request(SERVER.backend_request(request, CLIENT, "claude-opus-4-6"))
+    assert sent["messages"][2]["content"][0]["content"] == [by_id]
+
+
+def test_server_tools_are_anthropics_and_named_when_left_out() -> None:
+    search = {"type": "web_search_20250305", "name": "web_search", "max_uses": 3}
+    request = incoming(
+        tools=[WEATHER_TOOL, search],
+        mcp_servers=[{"type": "url", "url": "https://m.test", "name": "m"}],
+    )
+    assert [t["function"]["name"] for t in request.chat.tools or []] == ["get_weather"]
+    assert request.dropped_elsewhere == ["tools[1] (web_search_20250305 web_search)"]
+    assert list(request.chat.extra_body) == ["mcp_servers"]
+
+
+def test_max_tokens_zero_is_zero_for_anthropic_and_one_unseen_token_elsewhere() -> None:
+    request = incoming(max_tokens=0)
+    assert request.chat.max_tokens == 1
+    sent = CLIENT.encode_request(SERVER.backend_request(request, CLIENT, "claude-opus-4-6"))
+    assert sent["max_tokens"] == 0
+    events: list[StreamEvent] = [
+        TextDelta("leaked"),
+        ToolCallDone(0, "t", "f", "{}", {}),
+        Usage(input_tokens=9, output_tokens=1),
+        Finish("length"),
+    ]
+    whole = SERVER.response_encoder(request, response_id="m").complete(events)
+    assert (whole["content"], whole["stop_reason"]) == ([], "max_tokens")
+    assert whole["usage"]["input_tokens"] == 9
+    encoder = SERVER.response_encoder(request, response_id="m")
+    streamed = encoder.start() + encoder.encode(events) + encoder.finish()
+    assert b"leaked" not in streamed and b"content_block" not in streamed
+    assert b'"stop_reason":"max_tokens"' in streamed
 
 
 def test_a_decoded_conversation_pairs_calls_and_results_for_an_openai_backend() -> None:

@@ -36,6 +36,7 @@ from langchain_bhumi.core.events import (
     ToolCallDone,
     Usage,
 )
+from langchain_bhumi.protocols.anthropic.client import AnthropicProtocol
 from langchain_bhumi.protocols.base import ChatRequest, IncomingRequest, RequestDecodeError
 from langchain_bhumi.protocols.gemini.client import GeminiProtocol
 from langchain_bhumi.protocols.gemini.schema import from_gemini_schema, to_gemini_schema
@@ -44,6 +45,7 @@ from langchain_bhumi.protocols.gemini.server import (
     GeminiServer,
     encode_usage,
 )
+from langchain_bhumi.protocols.openai_chat.client import OpenAIChatProtocol
 from tests.support.server import Scripted, ScriptedServer
 
 SERVER = GeminiServer()
@@ -675,8 +677,7 @@ def test_function_calling_config_becomes_tool_choice(
     assert [t["function"]["name"] for t in chat.tools or []] == names
     # A Gemini backend gets the config as sent, in camelCase (no field twice).
     camel = {
-        "allowedFunctionNames" if k == "allowed_function_names" else k: v
-        for k, v in config.items()
+        "allowedFunctionNames" if k == "allowed_function_names" else k: v for k, v in config.items()
     }
     assert CLIENT.encode_request(for_gemini(request))["toolConfig"] == {
         "functionCallingConfig": camel
@@ -694,7 +695,7 @@ def test_function_calling_config_becomes_tool_choice(
         (
             {"responseMimeType": "application/json"},
             {"response_format": {"type": "json_object"}},
-            {},
+            {"generationConfig": {"responseMimeType": "application/json"}},
         ),
         (
             {
@@ -710,7 +711,12 @@ def test_function_calling_config_becomes_tool_choice(
                     },
                 }
             },
-            {},
+            {  # a Gemini backend gets the schema in the client's flavour
+                "generationConfig": {
+                    "responseMimeType": "application/json",
+                    "responseSchema": {"type": "OBJECT", "properties": {"a": {"type": "INTEGER"}}},
+                }
+            },
         ),
         (
             {
@@ -723,7 +729,12 @@ def test_function_calling_config_becomes_tool_choice(
                     "json_schema": {"name": "response", "schema": {"type": "object", "$defs": {}}},
                 }
             },
-            {},
+            {
+                "generationConfig": {
+                    "responseMimeType": "application/json",
+                    "responseJsonSchema": {"type": "object", "$defs": {}},
+                }
+            },
         ),
         (
             {
@@ -784,6 +795,170 @@ def test_unknown_fields_go_to_extra_body_in_camel_case() -> None:
     sent = CLIENT.encode_request(for_gemini(request))
     assert sent["cachedContent"] == "cachedContents/abc"
     assert sent["generationConfig"]["responseModalities"] == ["TEXT"]
+
+
+@pytest.mark.parametrize(
+    ("instruction", "texts"),
+    [
+        ({"role": "system"}, []),
+        ({"parts": None}, []),
+        ({"role": "user", "parts": [{"text": "A"}, {"text": "B"}]}, ["A", "B"]),
+        ({"parts": {"text": "A"}}, ["A"]),
+        (
+            {"parts": [{"text": "A"}, {"inlineData": {"mimeType": "image/png", "data": "iVBO"}}]},
+            ["A"],
+        ),
+        ({"text": "A"}, ["A"]),
+        ("A", ["A"]),
+        (["A", {"text": "B"}], ["A", "B"]),
+    ],
+)
+def test_system_instruction_in_every_shape(instruction: Any, texts: list[str]) -> None:
+    request = decode({"contents": [user({"text": "x"})], "systemInstruction": instruction})
+    messages = request.chat.messages
+    # Other formats: one system text, one part a line.
+    expected = [SystemMessage("\n".join(texts))] if texts else []
+    assert messages[: len(expected)] == expected
+    assert len(messages) == len(expected) + 1
+    # A Gemini backend: the content as sent.
+    sent = CLIENT.encode_request(for_gemini(request))
+    if isinstance(instruction, dict) and "text" not in instruction:
+        assert sent["systemInstruction"] == instruction
+    elif texts:  # a shorthand: the one system text
+        assert sent["systemInstruction"] == {"parts": [{"text": "\n".join(texts)}]}
+
+
+def test_a_gemini_backend_gets_contents_exactly_as_sent() -> None:
+    """Per-part thought signatures, multimodal function responses, video clips and part
+    resolutions: what LangChain messages cannot hold reaches a Gemini backend anyway."""
+    contents = [
+        user(
+            {"text": "Describe", "partMetadata": {"k": "v"}},
+            {
+                "fileData": {"fileUri": "https://youtu.be/x", "mimeType": "video/mp4"},
+                "videoMetadata": {"startOffset": "1s", "endOffset": "5s"},
+            },
+            {
+                "inlineData": {"mimeType": "application/pdf", "data": "JVBER"},
+                "mediaResolution": {"level": "MEDIA_RESOLUTION_HIGH"},
+            },
+        ),
+        model(
+            {"text": "Thinking", "thought": True, "thoughtSignature": "c2lnMQ=="},
+            {"text": "Looking.", "thoughtSignature": "c2lnMg=="},
+            call("shot", {}, id="fc_1", thoughtSignature="c2lnMw=="),
+        ),
+        user(
+            {
+                "functionResponse": {
+                    "id": "fc_1",
+                    "name": "shot",
+                    "response": {"output": "ok"},
+                    "parts": [{"inlineData": {"mimeType": "image/png", "data": "iVBO"}}],
+                }
+            }
+        ),
+    ]
+    request = decode(
+        {"contents": contents, "tools": [{"functionDeclarations": [{"name": "shot"}]}]}
+    )
+    assert CLIENT.encode_request(for_gemini(request))["contents"] == contents
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "sent"),
+    [
+        (
+            {"cachedContent": "cachedContents/abc"},
+            "cachedContent",
+            {"cachedContent": "cachedContents/abc"},
+        ),
+        (
+            {"cached_content": "cachedContents/abc"},
+            "cachedContent",
+            {"cachedContent": "cachedContents/abc"},
+        ),
+        (
+            {"generationConfig": {"responseModalities": ["TEXT", "IMAGE"]}},
+            "generationConfig",
+            {"generationConfig": {"candidateCount": 1, "responseModalities": ["TEXT", "IMAGE"]}},
+        ),
+        (
+            {"generationConfig": {"response_modalities": ["AUDIO"]}},
+            "generationConfig",
+            {"generationConfig": {"candidateCount": 1, "responseModalities": ["AUDIO"]}},
+        ),
+        (
+            {"generationConfig": {"responseFormat": [{"image": {}}]}},
+            "generationConfig",
+            {"generationConfig": {"candidateCount": 1, "responseFormat": [{"image": {}}]}},
+        ),
+    ],
+)
+def test_what_only_a_gemini_backend_can_honour_is_refused_elsewhere(
+    body: dict[str, Any], field: str, sent: dict[str, Any]
+) -> None:
+    request = decode({"contents": [user({"text": "x"})], **body})
+    assert set(request.same_format_only) == {field}
+    with pytest.raises(RequestDecodeError, match=field):
+        SERVER.backend_request(request, OpenAIChatProtocol(), "gpt-5")
+    got = CLIENT.encode_request(for_gemini(request))  # a Gemini backend gets it
+    assert {k: got[k] for k in sent} == sent
+
+
+def test_text_answers_and_ordinary_files_are_fine_everywhere() -> None:
+    body = {
+        "contents": [
+            user(
+                {"text": "x"},
+                {"fileData": {"fileUri": "https://x.test/a.pdf", "mimeType": "application/pdf"}},
+            )
+        ],
+        "generationConfig": {"responseModalities": ["TEXT"]},
+    }
+    assert decode(body).same_format_only == {}
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["https://generativelanguage.googleapis.com/v1beta/files/abc", "gs://bucket/report.pdf"],
+)
+def test_files_only_gemini_can_read_are_refused_elsewhere(uri: str) -> None:
+    part = {"fileData": {"fileUri": uri, "mimeType": "application/pdf"}}
+    request = decode({"contents": [user({"text": "x"}, part)]})
+    assert request.same_format_only == {
+        "contents[0].parts[1]": f"{uri} is readable only with Gemini's key"
+    }
+    with pytest.raises(RequestDecodeError, match="readable only with Gemini's key"):
+        SERVER.backend_request(request, AnthropicProtocol(), "claude-opus-4-6")
+
+
+def test_what_other_formats_lack_is_named() -> None:
+    body = {
+        "contents": [user({"text": "x"})],
+        "tools": [{"functionDeclarations": [{"name": "f"}], "googleSearch": {}}],
+        "toolConfig": {
+            "functionCallingConfig": {"mode": "VALIDATED"},
+            "retrievalConfig": {"languageCode": "en"},
+        },
+        "generationConfig": {
+            "mediaResolution": "MEDIA_RESOLUTION_LOW",
+            "responseLogprobs": True,
+            "logprobs": 2,
+        },
+        "safetySettings": [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_NONE"}],
+        "labels": {"team": "a"},
+    }
+    assert decode(body).dropped_elsewhere == [
+        "tools[0].googleSearch",
+        "toolConfig.retrievalConfig",
+        "functionCallingConfig mode VALIDATED (sent as AUTO)",
+        "generationConfig.mediaResolution",
+        "generationConfig.responseLogprobs",
+        "generationConfig.logprobs",
+        "safetySettings",
+        "labels",
+    ]
 
 
 def test_model_stream_and_framing_come_from_the_url() -> None:
