@@ -145,8 +145,9 @@ class IncomingRequest:
     `include_usage` says whether a streamed answer must carry usage (OpenAI clients ask
     with `stream_options.include_usage`; other formats always carry it); `sse` is false
     when a streamed answer must be framed another way (Gemini without `alt=sse`: one
-    JSON array). `chat.extra_body` holds request fields the codec does not understand,
-    which the proxy forwards only to a backend speaking the same format.
+    JSON array). `chat.extra_body` holds request fields the codec does not map, which
+    only a backend speaking the same format gets; what the request becomes for each
+    backend is `ServerCodec.backend_request`'s answer.
     """
 
     chat: ChatRequest

@@ -906,6 +906,23 @@ def test_what_only_a_gemini_backend_can_honour_is_refused_elsewhere(
     assert {k: got[k] for k in sent} == sent
 
 
+def test_a_response_schema_reaches_gemini_as_given_and_others_as_json_schema() -> None:
+    """gemini-cli's routing calls send `responseJsonSchema` with Gemini's upper-case types."""
+    schema = {"type": "OBJECT", "properties": {"score": {"type": "INTEGER"}}}
+    config = {"responseMimeType": "application/json", "responseJsonSchema": schema}
+    request = decode({"contents": [user({"text": "x"})], "generationConfig": config})
+    assert request.chat.response_format == {
+        "type": "json_schema",
+        "json_schema": {
+            "name": "response",
+            "schema": {"type": "object", "properties": {"score": {"type": "integer"}}},
+        },
+    }
+    sent = CLIENT.encode_request(for_gemini(request))["generationConfig"]
+    assert {k: sent[k] for k in config} == config
+    assert "responseSchema" not in sent
+
+
 def test_text_answers_and_ordinary_files_are_fine_everywhere() -> None:
     body = {
         "contents": [

@@ -5,32 +5,50 @@ and a neutral `ChatRequest`; `AnthropicEncoder` turns normalized events back int
 Messages SSE sequence (or one `message` object). The client direction is in
 `client.py`; this module is its inverse and shares its names and state keys.
 
-Requests:
+Requests are decoded into two views (`IncomingRequest`): the neutral `chat`, what a
+backend of another format gets, and `native`, what replaces it for an Anthropic backend,
+which gets the client's Anthropic-only details as they came.
 
-- `system` (a string or text blocks) becomes one `SystemMessage`; blocks keep their
-  `cache_control`, which an Anthropic backend sends on and other backends ignore.
+- `system` (a string or text blocks) and every `role: system` turn of `messages`: for an
+  Anthropic backend, the top-level `system` as given and each turn in place (a
+  `SystemMessage` marked `SYSTEM_TURN`, with its `clear_at` and other fields); for other
+  formats, one system text, in order, one block a line (a turn with `clear_at:
+  "next_user_message"` is left out when a user turn follows it).
 - A user turn's `tool_result` blocks become `ToolMessage`s, one per result and in order
   (`is_error` -> `status="error"`, the tool's name looked up from the `tool_use` that
-  asked for it), followed by one `HumanMessage` with the turn's other blocks. Anthropic
-  blocks (`image` / `document` with a `source`, `search_result`, ...) are kept as they
-  are: every client-direction encoder reads them.
-- An assistant turn becomes one `AIMessage`: text as `content`, `tool_use` as
-  `tool_calls`, signed `thinking` and `redacted_thinking` blocks whole and in order in
-  `additional_kwargs["thinking_blocks"]` (so an Anthropic backend gets them back verbatim,
-  as it requires) and their text in `reasoning_content` (what other backends read), and
-  server-tool blocks in `additional_kwargs["server_tool_blocks"]`. A `thinking` block
-  without a signature (this proxy's own rendering of another backend's reasoning) keeps
-  only its text: no signature is invented for Anthropic to reject.
-- Tools with an `input_schema` become OpenAI-style function tools; server tools
-  (`{"type": "web_search_20250305", ...}`) pass through. `tool_choice` `any` is
+  asked for it, other fields such as `cache_control` in `additional_kwargs["anthropic"]`),
+  followed by one `HumanMessage` with the turn's other blocks. An Anthropic backend gets
+  every block as sent. Other formats get images and PDFs (by data or URL) as they are,
+  text documents, `content` documents and search results as text, no `container_upload`
+  or other Anthropic-only blocks (named in a DEBUG line), and a 400 for a block given by
+  Anthropic file id, which another provider cannot read.
+- An assistant turn becomes one `AIMessage`: text as `content` (blocks kept whole when
+  they carry `cache_control` or `citations`), `tool_use` as `tool_calls` (`cache_control`
+  and `caller` in `tool_call_extras[id]["anthropic"]`), signed `thinking` and
+  `redacted_thinking` blocks whole and in order in `additional_kwargs["thinking_blocks"]`
+  (so an Anthropic backend gets them back verbatim, as it requires) and their text in
+  `reasoning_content` (what other backends read), and server-tool blocks in
+  `additional_kwargs["server_tool_blocks"]`. A `thinking` block without a signature (this
+  proxy's own rendering of another backend's reasoning) keeps only its text: no
+  signature is invented for Anthropic to reject.
+- `tools`: an Anthropic backend gets them as sent (server tools, `cache_control`,
+  `defer_loading`, ...); other formats get the client's own tools (an `input_schema`) as
+  OpenAI-style function tools and no server tool (`web_search_...`, `bash_...`,
+  `mcp_toolset`, which Anthropic runs; named in a DEBUG line). `tool_choice` `any` is
   `"required"`, a named tool is its name, `disable_parallel_tool_use` is
-  `parallel_tool_calls=False`. `thinking` `enabled` gives `thinking_budget`; `adaptive`
-  gives `reasoning_effort` from `output_config.effort` (Anthropic's default, `high`, when
-  absent; `max` is `high`). `output_config.format` (structured output) becomes a
-  `json_schema` `response_format`. Fields this codec does not map (`metadata`,
-  `output_config`, `service_tier`, `container`, `mcp_servers`, ...) go to
-  `chat.extra_body`, which the proxy forwards only to an Anthropic backend (whose encoder
-  merges them last, so they arrive exactly as the client sent them).
+  `parallel_tool_calls=False`.
+- `thinking` and `output_config` reach an Anthropic backend as sent. For other formats
+  `enabled` gives `thinking_budget`; `adaptive`, `between_tools` and types newer than
+  this module give `reasoning_effort` from `output_config.effort` (Anthropic's default,
+  `high`, when absent; `max` is `high`); `disabled` gives nothing; `display: "omitted"`
+  keeps unsigned reasoning out of the answer. `output_config.format` becomes a
+  `json_schema` `response_format`.
+- `max_tokens: 0` (Anthropic's prompt-cache warm-up) is sent as 0 to Anthropic; other
+  formats are asked for one token, and the answer has no content (`max_tokens`).
+- Fields this codec does not map (`metadata`, `service_tier`, `container`,
+  `mcp_servers`, `context_management`, `speed`, `inference_geo`, ...) go to
+  `chat.extra_body`, which only an Anthropic backend gets (its encoder merges them last,
+  so they arrive exactly as the client sent them).
 
 Responses (streamed): `message_start` (usage zero: it is not known yet; Anthropic SDKs
 take the final counts from `message_delta`), `ping`, then one content block at a time with

@@ -7,9 +7,13 @@ array streamed element by element) or one whole response. It is the inverse of t
 client direction in `client.py`, and keeps its conventions, so that a conversation that
 went through the proxy replays to a Gemini backend exactly.
 
-Requests (camelCase or snake_case field names, as the API accepts):
+Requests (camelCase or snake_case field names, as the API accepts). A Gemini backend gets
+`contents`, `systemInstruction`, the tools, `toolConfig` and every field below without a
+neutral one exactly as the client sent them (`IncomingRequest.native`); the neutral
+`chat` is what other formats get:
 
-- `systemInstruction` text parts become `SystemMessage`s, one per part.
+- `systemInstruction` (a content, its `parts` optional; or the SDKs' shorthands: a part,
+  parts, a string): its text parts as one `SystemMessage`, one part a line.
 - `contents`: consecutive contents of one role are one turn (SDK chat helpers record a
   streamed answer as one model content per chunk). A `model` turn becomes one
   `AIMessage`: text, `thought: true` parts as reasoning blocks (`{"type": "reasoning"}`,
@@ -36,26 +40,29 @@ Requests (camelCase or snake_case field names, as the API accepts):
   `additional_kwargs["tool_call_extras"][id]["google"]["thought_signature"]` (with the
   `native_id` flag when the client sent the id, so it is sent back), the first one on
   any other part in `additional_kwargs["extra_content"]["google"]["thought_signature"]`.
+- A `fileData` URI of the Files API or Cloud Storage is readable only with Gemini's key:
+  other formats get a 400 naming the part.
 - `tools`: `functionDeclarations` become OpenAI-style function tools with a JSON Schema
   (`parametersJsonSchema` as is, `parameters` converted back by `from_gemini_schema`).
-  Native tools (`googleSearch`, `codeExecution`, `urlContext`, ...) go to
-  `extra_body["tools"]`: they reach a Gemini backend (whose encoder appends them to the
-  declarations) and no other, which could not run them anyway.
+  Native tools (`googleSearch`, `codeExecution`, `urlContext`, ...) only a Gemini backend
+  gets: other formats could not run them.
 - `toolConfig.functionCallingConfig`: AUTO -> `"auto"`, NONE -> `"none"`, ANY ->
-  `"required"`, ANY with one allowed name -> that name, ANY with several -> `"required"`
-  with the function tools narrowed to the allowed ones (the same choice, said another
-  way); VALIDATED -> `"auto"`. What cannot be said neutrally (several names, VALIDATED,
-  `retrievalConfig`) is also kept verbatim in `extra_body["toolConfig"]`.
+  `"required"`, ANY with one allowed name -> that name; `allowedFunctionNames` in any
+  other case -> the function tools narrowed to the allowed ones (the same choice, said
+  another way); VALIDATED -> `"auto"`.
 - `generationConfig`: temperature, topP, topK, maxOutputTokens, stopSequences, seed;
   `candidateCount` other than 1 is refused; `responseMimeType: application/json` with
   `responseSchema` (converted back) or `responseJsonSchema` -> a `json_schema`
   `response_format`, without a schema -> `json_object`; `thinkingConfig.thinkingBudget`
   -> `thinking_budget` (`-1`, dynamic, means unset), `thinkingLevel` ->
   `reasoning_effort`, `includeThoughts` decides whether reasoning is sent back (as the
-  real API does). The other generation fields, and `thinkingConfig` verbatim, go to
-  `extra_body["generationConfig"]`.
-- Everything else (`safetySettings`, `cachedContent`, `labels`, ...) goes to
-  `extra_body` (keys in camelCase), which the proxy forwards to Gemini backends only.
+  real API does); `presencePenalty`, `frequencyPenalty` -> the penalties. The other
+  generation fields (`responseModalities`, `speechConfig`, `mediaResolution`,
+  `responseLogprobs`, `logprobs`, ...) only a Gemini backend gets; an answer in another
+  modality than text (`responseModalities`, `responseFormat`) is a 400 for other formats.
+- Everything else (`safetySettings`, `labels`, `serviceTier`, ...) only a Gemini backend
+  gets (keys in camelCase). `cachedContent` names a prompt cached in a Gemini project:
+  other formats get a 400 rather than a prompt without it.
 
 Responses:
 
@@ -973,10 +980,10 @@ def _response_format(
     config: dict[str, Any], extra: dict[str, Any], unsent: list[str]
 ) -> dict[str, Any] | None:
     mime = _get(config, "responseMimeType", "response_mime_type")
-    schema = _get(config, "responseJsonSchema", "response_json_schema")
-    if schema is None:
-        schema = config.get("_responseJsonSchema")
-    schema = lowercase_types(schema)
+    given = _get(config, "responseJsonSchema", "response_json_schema")
+    if given is None:
+        given = config.get("_responseJsonSchema")
+    schema = lowercase_types(given)
     gemini_schema = _get(config, "responseSchema", "response_schema")
     if mime in (None, "text/plain") and schema is None and gemini_schema is None:
         return None
@@ -985,8 +992,8 @@ def _response_format(
     generation["responseMimeType"] = mime or "application/json"
     if gemini_schema is not None:
         generation["responseSchema"] = gemini_schema
-    if schema is not None:
-        generation["responseJsonSchema"] = schema
+    if given is not None:
+        generation["responseJsonSchema"] = given
     if mime not in (None, "application/json"):  # text/x.enum and the like: Gemini's own
         unsent.append(f"generationConfig.responseMimeType {mime}")
         return None

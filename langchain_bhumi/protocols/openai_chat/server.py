@@ -5,6 +5,33 @@
 `chat.completion.chunk` SSE (index-keyed tool-call deltas, `id`/`name` once, a finish
 chunk, usage when `stream_options.include_usage` asked for it, `[DONE]`) or one
 `chat.completion` object. The client direction is in `client.py`.
+
+Requests (the neutral `chat` is what other formats get; `native` what an OpenAI backend
+gets instead):
+
+- Messages: `system` and `developer` become `SystemMessage`s (a developer one keeps its
+  role for an OpenAI backend); `tool` messages `ToolMessage`s; an assistant's function and
+  custom tool calls `tool_calls` (custom input as the `input` argument; arguments sent as
+  an object read as given); a deprecated `function_call` and its `role: "function"`
+  answer a tool call and its result, paired by an id made from the call's position. An
+  assistant's past `refusal` and `audio` are not relayed. A `file` part given by OpenAI
+  file id only an OpenAI backend can read (400 for others).
+- Tools: function tools as they are; custom tools as function tools taking their text
+  as `input` (the grammar in its description) for other formats, and as sent for OpenAI;
+  deprecated `functions` as function tools. `tool_choice`: a mode, a function or custom
+  tool's name, `allowed_tools` as its mode with only the allowed tools offered (OpenAI
+  gets the object as sent); `function_call` when no `tool_choice`.
+- `n` must be 1 or null. The output limit is the first of `max_completion_tokens` and
+  `max_tokens` that is set. `stream_options.include_usage` decides the usage chunk;
+  `audio` output is not relayed (the answer is text). `json_schema` without a schema is
+  `json_object`, which a backend without a JSON mode gets as an instruction.
+- Penalties, sampling, `seed`, `stop`, `reasoning_effort` are neutral fields; the other
+  OpenAI fields (`logprobs`, `logit_bias`, `prediction`, `store`, `metadata`, `user`,
+  `prompt_cache_key`, `safety_identifier`, `verbosity`, `service_tier`,
+  `web_search_options`, ...) go to `chat.extra_body`, which only an OpenAI backend gets.
+
+Responses: a call to one of the client's custom tools goes out whole, once complete, as
+a custom call; a `functions` request's call as `function_call`.
 """
 
 from __future__ import annotations
@@ -104,8 +131,8 @@ class OpenAIChatServer(ServerCodec):
     def decode_request(
         self, body: dict[str, Any], *, model: str | None = None, stream: bool | None = None
     ) -> OpenAIChatIncomingRequest:
-        """The neutral request for a chat-completions body (see `REQUEST_FIELDS.md` in the
-        proxy tests for what each field becomes).
+        """The request for a chat-completions body (see the module doc for what each
+        field becomes).
 
         Raises:
             RequestDecodeError: The body is not a request this frontend can serve.
