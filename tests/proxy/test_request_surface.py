@@ -691,55 +691,44 @@ def test_c1_c2_json_mode_without_a_backend_json_mode_is_asked_for_in_words(
             assert sent["generationConfig"]["responseMimeType"] == "application/json"
 
 
+def user_turn(*blocks: dict[str, Any]) -> dict[str, Any]:
+    """`messages` with one user turn of `blocks` (Anthropic and OpenAI shape)."""
+    return {"messages": [{"role": "user", "content": list(blocks)}]}
+
+
+def gemini_turn(*parts: dict[str, Any]) -> dict[str, Any]:
+    return {"contents": [{"role": "user", "parts": list(parts)}]}
+
+
 @pytest.mark.parametrize(
     ("frontend", "backend", "fields", "message"),
     [
         (  # C3
             "openai_chat",
             "anthropic",
-            {
-                "messages": [
-                    {
-                        "role": "user",
-                        "content": [
-                            {
-                                "type": "input_audio",
-                                "input_audio": {"data": "UklGRg==", "format": "wav"},
-                            }
-                        ],
-                    }
-                ]
-            },
+            user_turn(
+                {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}}
+            ),
             "Anthropic does not accept audio input",
         ),
         (  # C3
             "gemini",
             "anthropic",
-            {"contents": [{"parts": [{"inlineData": {"mimeType": "video/mp4", "data": "AAAA"}}]}]},
+            gemini_turn({"inlineData": {"mimeType": "video/mp4", "data": "AAAA"}}),
             "Anthropic does not accept video input",
         ),
         (  # C4
             "anthropic",
             "openai_chat",
-            {
-                "messages": [
-                    {
-                        "role": "user",
-                        "content": [
-                            {
-                                "type": "document",
-                                "source": {"type": "url", "url": "https://x.test/a.pdf"},
-                            }
-                        ],
-                    }
-                ]
-            },
+            user_turn(
+                {"type": "document", "source": {"type": "url", "url": "https://x.test/a.pdf"}}
+            ),
             "chat completions accept files inline or by id, not by URL",
         ),
         (  # C5
             "gemini",
             "openai_chat",
-            {"contents": [{"parts": [{"inlineData": {"mimeType": "video/mp4", "data": "AAAA"}}]}]},
+            gemini_turn({"inlineData": {"mimeType": "video/mp4", "data": "AAAA"}}),
             "chat completions cannot send video content this way",
         ),
     ],
