@@ -15,12 +15,14 @@ are optional hooks with a default that says "not in this API".
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Literal
 
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import BaseMessage, SystemMessage
 
 from langchain_bhumi.core.decoding import FrameDecoder
 from langchain_bhumi.core.events import StreamEvent
@@ -101,6 +103,11 @@ class ChatRequest:
     """`"low"`/`"medium"`/`"high"` (OpenAI-style); formats map it as they can."""
     thinking_budget: int | None = field(default=None, metadata=_GENERATION)
     """Token budget for reasoning (Anthropic `budget_tokens`, Gemini `thinkingBudget`)."""
+    presence_penalty: float | None = None
+    """Penalty on tokens already present (OpenAI, Gemini; Anthropic has none). Set by the
+    proxy's frontends; `ChatBhumi` callers pass it in `model_kwargs`."""
+    frequency_penalty: float | None = None
+    """Penalty growing with each repetition of a token (OpenAI, Gemini), as above."""
     include_usage: bool = True
     provider: str = ""
     """The registry name of the provider the request goes to (set by `ProviderClient`);
@@ -202,13 +209,25 @@ class IncomingRequest:
     `include_usage` says whether a streamed answer must carry usage (OpenAI clients ask
     with `stream_options.include_usage`; other formats always carry it); `sse` is false
     when a streamed answer must be framed another way (Gemini without `alt=sse`: one
-    JSON array). `chat.extra_body` holds request fields the codec does not understand,
-    which the proxy forwards only to a backend speaking the same format.
+    JSON array). `chat.extra_body` holds request fields the codec does not map, which
+    only a backend speaking the same format gets; what the request becomes for each
+    backend is `ServerCodec.backend_request`'s answer.
     """
 
     chat: ChatRequest
     include_usage: bool = True
     sse: bool = True
+    native: dict[str, Any] = field(default_factory=dict)
+    """`chat` fields that replace the neutral ones for a backend of the frontend's own
+    format, so that it gets the client's format-only details as they came (Anthropic
+    tools and system turns verbatim, ...). `chat` itself is what other formats get."""
+    same_format_only: dict[str, str] = field(default_factory=dict)
+    """Request fields only a backend of the frontend's format can honour, each with the
+    reason. A backend of another format does not get the request at all (a 400 names
+    them): going on without them would answer a different question."""
+    dropped_elsewhere: list[str] = field(default_factory=list)
+    """What a backend of another format does not get, besides `chat.extra_body`'s keys;
+    named in a DEBUG line of the `langchain_bhumi.proxy` logger when it happens."""
 
 
 class ResponseEncoder(ABC):
@@ -283,6 +302,50 @@ class ServerCodec(ABC):
     def error_body(self, status: int, error_type: str, message: str) -> dict[str, Any]:
         """A non-streamed error response body in this format."""
 
+    def backend_request(
+        self, incoming: IncomingRequest, backend: ChatProtocol, model: str
+    ) -> ChatRequest:
+        """The request for a backend that speaks `backend`'s format and serves `model`.
+
+        A backend of this same format gets `incoming.chat` with `incoming.native` applied,
+        `extra_body` included (the fields only this format has, as the client sent
+        them). Another format gets the neutral `chat` without `extra_body`; what it does
+        not get is named in a DEBUG log line, and a JSON mode it lacks becomes an
+        instruction to answer in JSON.
+
+        Raises:
+            RequestDecodeError: The request has fields only this format can honour
+                (`incoming.same_format_only`).
+        """
+        chat = incoming.chat
+        if backend.name == self.name:
+            return dataclasses.replace(chat, **incoming.native) if incoming.native else chat
+        if incoming.same_format_only:
+            reasons = "; ".join(f"{k}: {v}" for k, v in incoming.same_format_only.items())
+            raise RequestDecodeError(
+                f"this model's backend speaks the {backend.name} format, which cannot take "
+                f"what only {self.name} requests can carry: {reasons}"
+            )
+        changes: dict[str, Any] = {"extra_body": {}}
+        dropped = [*chat.extra_body, *incoming.dropped_elsewhere]
+        response_format = chat.response_format
+        if (
+            isinstance(response_format, dict)
+            and response_format.get("type") == "json_object"
+            and not backend.supports_response_format(model, "json_object")
+        ):
+            changes["response_format"] = None
+            changes["messages"] = ask_for_json(chat.messages)
+            dropped.append("response_format json_object (asked for in the system text)")
+        if dropped and proxy_logger.isEnabledFor(logging.DEBUG):
+            proxy_logger.debug(
+                "%s request for a %s backend: not sent: %s",
+                self.name,
+                backend.name,
+                ", ".join(dropped),
+            )
+        return dataclasses.replace(chat, **changes)
+
     # --- optional operations: `None` means this API has no such endpoint --------------
 
     def count_tokens_request(self, body: dict[str, Any]) -> dict[str, Any] | None:
@@ -300,3 +363,19 @@ class ServerCodec(ABC):
 
 class RequestDecodeError(ValueError):
     """A client request that cannot be decoded; the proxy answers 400 with the message."""
+
+
+proxy_logger = logging.getLogger("langchain_bhumi.proxy")
+"""Where the proxy's frontends say what they translated or left out (DEBUG)."""
+
+JSON_INSTRUCTION = "Answer with one JSON object and nothing else."
+
+
+def ask_for_json(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
+    """`messages` with an instruction to answer in JSON added to the system text (for a
+    backend without a JSON mode)."""
+    first = messages[0] if messages else None
+    if isinstance(first, SystemMessage) and isinstance(first.content, str):
+        text = f"{first.content}\n{JSON_INSTRUCTION}" if first.content else JSON_INSTRUCTION
+        return [first.model_copy(update={"content": text}), *messages[1:]]
+    return [SystemMessage(JSON_INSTRUCTION), *messages]

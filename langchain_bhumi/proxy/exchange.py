@@ -30,6 +30,7 @@ from langchain_bhumi.core.errors import (
     BhumiConnectionError,
     BhumiError,
     BhumiTimeoutError,
+    ConfigurationError,
     ProviderHTTPError,
 )
 from langchain_bhumi.core.events import StreamEvent
@@ -77,6 +78,8 @@ def error_status(exc: BaseException) -> int:
         return 502  # the backend's own auth or server failure is not the client's fault
     if isinstance(exc, BhumiTimeoutError):
         return 504
+    if isinstance(exc, ConfigurationError):
+        return 400  # the request asks for what the backend's format cannot say
     if isinstance(exc, BhumiConnectionError | BhumiError):
         return 502
     return 500

@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from langchain_bhumi.protocols.base import ServerCodec
-from langchain_bhumi.proxy.service import ProxyApp, estimate_tokens, input_estimate
+from langchain_bhumi.proxy.service import ProxyApp, estimate_tokens
 
 GEMINI_METHODS = ("generateContent", "streamGenerateContent", "countTokens")
 
@@ -44,8 +44,7 @@ def build(proxy: ProxyApp, codecs: dict[str, ServerCodec]) -> list[Route]:
         return JSONResponse(codec.models_list(proxy.config.visible_models()))
 
     async def count_tokens(request: Request, codec: ServerCodec) -> Response:
-        body = await request.json()
-        return JSONResponse(codec.count_tokens_response(input_estimate(codec, body)))
+        return await proxy.count_tokens(request, codec)
 
     async def openai_chat(request: Request) -> Response:
         return await proxy.handle(request, openai)

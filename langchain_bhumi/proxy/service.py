@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from langchain_bhumi.client import ProviderClient
 from langchain_bhumi.core.config import RetryPolicy, Timeouts
@@ -136,8 +136,8 @@ class ProxyApp:
             return self._error(codec, 400, str(exc), record)
         except UnknownModelError as exc:
             return self._error(codec, 404, str(exc), record)
-        except ConfigurationError as exc:
-            return self._error(codec, 500, str(exc), record)
+        except ConfigurationError as exc:  # what the backend's format cannot say (audio, ...)
+            return self._error(codec, 400, str(exc), record)
         except BhumiError as exc:
             return self._error(codec, error_status(exc), str(exc), record)
         return Exchange(self, codec, encoder, backend, http_request, record)
@@ -149,19 +149,24 @@ class ProxyApp:
         backend = self.backends[backend_config.name]
         if backend_config.passthrough_key and not client_key:
             raise Failure(401, f"backend {backend_config.name!r} needs the client's own API key")
-        chat = incoming.chat
+        chat = codec.backend_request(incoming, backend.client.protocol, backend_model)
         defaults = {
             k: v for k, v in backend_config.params.items() if getattr(chat, k, None) is None
         }
         chat = self.call_extras.restore(chat)
         dropped = dict.fromkeys(backend_config.drop)
-        return backend, dataclasses.replace(
-            chat,
-            model=backend_model,
-            # Fields the frontend did not understand mean something only in its own format.
-            extra_body=chat.extra_body if backend.format == codec.name else {},
-            **{**defaults, **dropped},
-        )
+        return backend, dataclasses.replace(chat, model=backend_model, **{**defaults, **dropped})
+
+    async def count_tokens(self, request: Request, codec: ServerCodec) -> Response:
+        """A token-count endpoint (`/v1/messages/count_tokens`, `:countTokens`): the same
+        body reading, size limit and error format as `handle` (the gate checked the key)."""
+        record = access_record(request.scope)
+        record.fields.update(frontend=codec.name)
+        try:
+            body = await self._read_json(request)
+        except Failure as failure:
+            return self._error(codec, failure.status, failure.message, record, failure.headers)
+        return JSONResponse(codec.count_tokens_response(input_estimate(codec, body)))
 
     # --- helpers -----------------------------------------------------------------------
 

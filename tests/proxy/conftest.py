@@ -69,29 +69,34 @@ class RunningProxy:
         self._thread.join(timeout=10)
 
 
+def run_proxy(config: ProxyConfig) -> RunningProxy:
+    """The proxy for `config` on a free loopback port (uvicorn in a thread); call `stop()`."""
+    from langchain_bhumi.proxy.app import create_app
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the proxy did not start")
+        time.sleep(0.02)
+    return RunningProxy(f"http://127.0.0.1:{port}", server, thread)
+
+
 @pytest.fixture
 def start_proxy() -> Iterator[Callable[[ProxyConfig], RunningProxy]]:
     """Start proxies on free loopback ports; all are stopped after the test."""
-    from langchain_bhumi.proxy.app import create_app
-
     running: list[RunningProxy] = []
 
     def start(config: ProxyConfig) -> RunningProxy:
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        sock.close()
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the proxy did not start")
-            time.sleep(0.02)
-        proxy = RunningProxy(f"http://127.0.0.1:{port}", server, thread)
+        proxy = run_proxy(config)
         running.append(proxy)
         return proxy
 

@@ -483,18 +483,25 @@ def test_sampling_fields_stop_sequences_and_extra_body_last() -> None:
         stop=["END"],
         seed=7,
         stream=True,
-        extra_body={
-            "metadata": {"user_id": "u1"},
-            "thinking": {"type": "enabled", "budget_tokens": 1024, "display": "summarized"},
-        },
-        reasoning_effort="high",
+        extra_body={"metadata": {"user_id": "u1"}},
     )
     assert (sent["temperature"], sent["top_p"], sent["top_k"]) == (0.2, 0.9, 40)
     assert sent["stop_sequences"] == ["END"]
     assert sent["stream"] is True
     assert "seed" not in sent and "stop" not in sent
     assert sent["metadata"] == {"user_id": "u1"}
-    assert sent["thinking"]["display"] == "summarized"
+
+
+def test_sampling_that_anthropic_refuses_with_thinking_is_left_out() -> None:
+    """gemini-cli sends temperature 1, topP 0.95 and topK 64 with every request; Anthropic
+    refuses top_k, temperature other than 1 and top_p under 0.95 while thinking is on."""
+    thinking = {"type": "enabled", "budget_tokens": 1024, "display": "summarized"}
+    sent = body(temperature=0.2, top_p=0.9, top_k=40, extra_body={"thinking": thinking})
+    assert sent["thinking"] == thinking
+    assert not {"temperature", "top_p", "top_k"} & set(sent)
+    allowed = body(temperature=1, top_p=0.95, top_k=64, reasoning_effort="high")
+    assert (allowed["temperature"], allowed["top_p"]) == (1, 0.95)
+    assert "top_k" not in allowed
 
 
 def test_json_schema_response_format_becomes_output_config_format() -> None:

@@ -47,7 +47,7 @@ from langchain_bhumi.protocols.anthropic.server import (
     anthropic_error_type,
     stop_reason,
 )
-from langchain_bhumi.protocols.base import ChatRequest, RequestDecodeError
+from langchain_bhumi.protocols.base import ChatRequest, IncomingRequest, RequestDecodeError
 from langchain_bhumi.protocols.openai_chat.client import OpenAIChatProtocol
 
 SERVER = AnthropicServer()
@@ -61,11 +61,21 @@ WEATHER_TOOL = {
 }
 
 
-def decode(**fields: Any) -> ChatRequest:
+def incoming(**fields: Any) -> IncomingRequest:
     fields.setdefault("model", "claude-sonnet-4-5")
     fields.setdefault("max_tokens", 1024)
     fields.setdefault("messages", [{"role": "user", "content": "hi"}])
-    return SERVER.decode_request(fields).chat
+    return SERVER.decode_request(fields)
+
+
+def decode(**fields: Any) -> ChatRequest:
+    """The neutral request: what a backend of another format gets."""
+    return incoming(**fields).chat
+
+
+def for_anthropic(**fields: Any) -> ChatRequest:
+    """The request an Anthropic backend gets (the client's Anthropic-only details kept)."""
+    return SERVER.backend_request(incoming(**fields), CLIENT, "claude-sonnet-4-5")
 
 
 def user(*content: Any) -> dict[str, Any]:
@@ -114,13 +124,13 @@ def test_system_string_or_blocks_keeping_cache_control() -> None:
         {"type": "text", "text": "Long rules.", "cache_control": {"type": "ephemeral"}},
         {"type": "text", "text": "More."},
     ]
-    system = decode(system=blocks).messages[0]
-    assert system == SystemMessage(blocks)
-    # An Anthropic backend gets the cache breakpoint back; others just see the text.
-    assert CLIENT.encode_request(decode(system=blocks))["system"] == blocks
+    assert for_anthropic(system=blocks).messages[0] == SystemMessage(blocks)
+    # An Anthropic backend gets the cache breakpoint back; others the text, one block a line.
+    assert CLIENT.encode_request(for_anthropic(system=blocks))["system"] == blocks
+    assert decode(system=blocks).messages[0] == SystemMessage("Long rules.\nMore.")
     assert OpenAIChatProtocol().encode_request(decode(system=blocks))["messages"][0] == {
         "role": "system",
-        "content": "Long rules.More.",
+        "content": "Long rules.\nMore.",
     }
 
 
@@ -259,8 +269,9 @@ def test_several_assistant_text_blocks_stay_separate() -> None:
 def test_tools_become_function_tools_and_server_tools_pass_through() -> None:
     search = {"type": "web_search_20250305", "name": "web_search", "max_uses": 3}
     strict_tool = {**WEATHER_TOOL, "name": "strict_one", "strict": True, "type": "custom"}
-    chat = decode(tools=[WEATHER_TOOL, strict_tool, search])
-    assert chat.tools == [
+    tools = [WEATHER_TOOL, strict_tool, search]
+    # Other formats: the client's tools as function tools; server tools are Anthropic's.
+    assert decode(tools=tools).tools == [
         {
             "type": "function",
             "function": {
@@ -278,14 +289,9 @@ def test_tools_become_function_tools_and_server_tools_pass_through() -> None:
                 "strict": True,
             },
         },
-        search,
     ]
-    # The client direction turns them back into the same Anthropic tools.
-    assert CLIENT.encode_request(chat)["tools"] == [
-        WEATHER_TOOL,
-        {k: v for k, v in strict_tool.items() if k != "type"},
-        search,
-    ]
+    # An Anthropic backend gets every tool exactly as the client sent it.
+    assert CLIENT.encode_request(for_anthropic(tools=tools))["tools"] == tools
 
 
 @pytest.mark.parametrize(
@@ -302,7 +308,12 @@ def test_tools_become_function_tools_and_server_tools_pass_through() -> None:
 def test_tool_choice(choice: dict[str, Any], expected: str, parallel: bool | None) -> None:
     chat = decode(tools=[WEATHER_TOOL], tool_choice=choice)
     assert (chat.tool_choice, chat.parallel_tool_calls) == (expected, parallel)
-    assert CLIENT.encode_request(chat)["tool_choice"] == choice
+    assert (
+        CLIENT.encode_request(for_anthropic(tools=[WEATHER_TOOL], tool_choice=choice))[
+            "tool_choice"
+        ]
+        == choice
+    )
 
 
 @pytest.mark.parametrize(
@@ -312,6 +323,10 @@ def test_tool_choice(choice: dict[str, Any], expected: str, parallel: bool | Non
         ({"type": "adaptive"}, {"effort": "low"}, None, "low"),
         ({"type": "adaptive"}, {"effort": "max"}, None, "high"),
         ({"type": "adaptive"}, None, None, "high"),
+        ({"type": "between_tools"}, None, None, "high"),
+        ({"type": "between_tools"}, {"effort": "medium"}, None, "medium"),
+        ({"type": "a_type_newer_than_this_module"}, None, None, "high"),
+        ({"type": "enabled", "budget_tokens": 0}, None, 0, None),
         ({"type": "disabled"}, None, None, None),
         # An effort without thinking must not switch thinking on for other backends.
         (None, {"effort": "low"}, None, None),
@@ -330,40 +345,47 @@ def test_thinking(
         fields["output_config"] = output_config
     chat = decode(**fields)
     assert (chat.thinking_budget, chat.reasoning_effort) == (budget, effort)
-    # output_config travels as-is to an Anthropic backend (and only there).
-    assert chat.extra_body == ({"output_config": output_config} if output_config else {})
+    assert chat.extra_body == {}
+    # An Anthropic backend gets `thinking` and `output_config` exactly as they came.
+    sent = CLIENT.encode_request(for_anthropic(model="claude-opus-4-6", **fields))
+    assert (sent.get("thinking"), sent.get("output_config")) == (thinking, output_config)
 
 
 def test_thinking_reaches_an_anthropic_backend_as_the_client_sent_it() -> None:
-    budget = decode(model="claude-sonnet-4-5", thinking={"type": "enabled", "budget_tokens": 3000})
-    assert CLIENT.encode_request(budget)["thinking"] == {"type": "enabled", "budget_tokens": 3000}
-    adaptive = decode(
+    thinking = {"type": "enabled", "budget_tokens": 3000, "display": "omitted"}
+    budget = for_anthropic(model="claude-sonnet-4-5", thinking=thinking)
+    assert CLIENT.encode_request(budget)["thinking"] == thinking
+    adaptive = for_anthropic(
         model="claude-opus-4-6", thinking={"type": "adaptive"}, output_config={"effort": "max"}
     )
     body = CLIENT.encode_request(adaptive)
     assert body["thinking"] == {"type": "adaptive"}
     assert body["output_config"] == {"effort": "max"}
+    off = CLIENT.encode_request(for_anthropic(thinking={"type": "disabled"}))
+    assert off["thinking"] == {"type": "disabled"}
+    # Other formats: the thinking text is not shown when the client asked to omit it.
+    assert not incoming(thinking=thinking).show_reasoning  # type: ignore[attr-defined]
+    assert incoming(thinking={**thinking, "display": "summarized"}).show_reasoning  # type: ignore[attr-defined]
 
 
 def test_structured_output_metadata_and_unknown_fields() -> None:
     schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
     config = {"format": {"type": "json_schema", "schema": schema}}
-    chat = decode(
-        output_config=config,
-        metadata={"user_id": "u1"},
-        service_tier="auto",
-        mcp_servers=[{"type": "url", "url": "https://x.test", "name": "x"}],
-    )
-    assert chat.response_format == {
-        "type": "json_schema",
-        "json_schema": {"name": "output", "schema": schema},
-    }
-    assert chat.extra_body == {
+    fields: dict[str, Any] = {
         "output_config": config,
         "metadata": {"user_id": "u1"},
         "service_tier": "auto",
         "mcp_servers": [{"type": "url", "url": "https://x.test", "name": "x"}],
     }
+    chat = decode(**fields)
+    assert chat.response_format == {
+        "type": "json_schema",
+        "json_schema": {"name": "output", "schema": schema},
+    }
+    # Only an Anthropic backend gets the fields only Anthropic has, as they came.
+    assert chat.extra_body == {k: v for k, v in fields.items() if k != "output_config"}
+    sent = CLIENT.encode_request(for_anthropic(**fields))
+    assert {k: sent[k] for k in fields} == fields
 
 
 @pytest.mark.parametrize(
@@ -372,7 +394,8 @@ def test_structured_output_metadata_and_unknown_fields() -> None:
         ([], "JSON object"),
         ({"messages": [{"role": "user", "content": "hi"}]}, "'model' is required"),
         ({"model": "m", "messages": []}, "'messages' must be a non-empty list"),
-        ({"model": "m", "messages": [{"role": "system", "content": "x"}]}, "role must be"),
+        ({"model": "m", "messages": [{"role": "robot", "content": "x"}]}, "role must be"),
+        ({"model": "m", "messages": [{"role": "system", "content": 3}]}, "text blocks"),
         ({"model": "m", "messages": ["hi"]}, r"messages\[0\] must be an object"),
         ({"model": "m", "messages": [{"role": "user", "content": 3}]}, "string or a list"),
         ({"model": "m", "messages": [user("text")]}, r"content\[0\] must be a content block"),
@@ -390,7 +413,7 @@ def test_structured_output_metadata_and_unknown_fields() -> None:
             {"model": "m", "messages": [assistant({"type": "redacted_thinking"})]},
             "needs 'data'",
         ),
-        ({"model": "m", "max_tokens": 0, "messages": [user()]}, "'max_tokens' must be an integer"),
+        ({"model": "m", "max_tokens": -1, "messages": [user()]}, "'max_tokens' must be an integer"),
         ({"model": "m", "max_tokens": "9", "messages": [user()]}, "'max_tokens' must be"),
         ({"model": "m", "temperature": "hot", "messages": [user()]}, "'temperature' must be"),
         ({"model": "m", "stop_sequences": "END", "messages": [user()]}, "stop_sequences"),
@@ -401,7 +424,7 @@ def test_structured_output_metadata_and_unknown_fields() -> None:
         ({"model": "m", "tool_choice": {"type": "tool"}, "messages": [user()]}, "needs a 'name'"),
         ({"model": "m", "tool_choice": {"type": "some"}, "messages": [user()]}, "unsupported"),
         ({"model": "m", "thinking": {"type": "enabled"}, "messages": [user()]}, "budget_tokens"),
-        ({"model": "m", "thinking": {"type": "on"}, "messages": [user()]}, "thinking type"),
+        ({"model": "m", "thinking": {"budget_tokens": 9}, "messages": [user()]}, "'type'"),
         (
             {"model": "m", "output_config": {"format": {"type": "xml"}}, "messages": [user()]},
             "json_schema",
@@ -480,12 +503,13 @@ def test_a_conversation_encoded_by_the_client_direction_decodes_to_the_same_mean
             tools=[{"type": "function", "function": {"name": "get_weather", "parameters": {}}}],
             tool_choice="auto",  # a forced tool is relaxed to auto while thinking
             parallel_tool_calls=False,
-            temperature=0.5,
+            temperature=1,
             stop=["###"],
             thinking_budget=2048,
         )
     )
-    chat = SERVER.decode_request(body).chat
+    decoded = SERVER.decode_request(body)
+    chat = decoded.chat
     original = _normalized(list(CONVERSATION))
     original[5] = ("human", [{"type": "text", "text": "And the picture?"}, {"type": "image", "source": {"type": "url", "url": "https://x.test/p.png"}}])  # fmt: skip
     assert _normalized(list(chat.messages)) == original
@@ -495,9 +519,207 @@ def test_a_conversation_encoded_by_the_client_direction_decodes_to_the_same_mean
         False,
         2048,
     )
-    assert (chat.temperature, chat.stop, chat.stream) == (0.5, ["###"], True)
+    assert (chat.temperature, chat.stop, chat.stream) == (1, ["###"], True)
     # A fixed point: what the client direction sends again is exactly what it sent.
-    assert CLIENT.encode_request(chat) == body
+    assert CLIENT.encode_request(SERVER.backend_request(decoded, CLIENT, chat.model)) == body
+
+
+def test_system_turns_stay_in_place_for_anthropic_and_join_the_system_text_elsewhere() -> None:
+    turns = [
+        {"role": "system", "content": "First."},
+        user({"type": "text", "text": "hi"}),
+        {
+            "role": "system",
+            "content": [
+                {"type": "text", "text": "A", "cache_control": EPHEMERAL},
+                {"type": "text", "text": "B"},
+            ],
+        },
+        assistant({"type": "text", "text": "ok"}),
+        {"role": "system", "content": "Until the next user turn.", "clear_at": "next_user_message"},
+        user({"type": "text", "text": "go"}),
+        {
+            "role": "system",
+            "content": [
+                {"type": "text", "text": "Last."},
+                {"type": "tool_addition", "definition": WEATHER_TOOL},
+            ],
+            "output_config": {"effort": "low"},
+        },
+    ]
+    request = incoming(system="Top.", messages=turns)
+    # Other formats: one system text, in order, one block a line; a cleared turn left out.
+    assert request.chat.messages[0] == SystemMessage("Top.\nFirst.\nA\nB\nLast.")
+    assert [type(m).__name__ for m in request.chat.messages] == [
+        "SystemMessage", "HumanMessage", "AIMessage", "HumanMessage",
+    ]  # fmt: skip
+    assert "messages[6]: tool_addition block" in request.dropped_elsewhere
+    assert "messages[6].output_config" in request.dropped_elsewhere
+    # Anthropic: every turn where and as the client put it.
+    sent = CLIENT.encode_request(SERVER.backend_request(request, CLIENT, "claude-opus-4-6"))
+    assert sent["system"] == "Top."
+    ok = {"role": "assistant", "content": [{"type": "text", "text": "ok"}]}
+    assert sent["messages"] == [*turns[:3], ok, *turns[4:]]
+
+
+EPHEMERAL = {"type": "ephemeral"}
+
+
+def test_every_cache_control_reaches_an_anthropic_backend_and_no_other() -> None:
+    tools = [
+        {
+            **WEATHER_TOOL,
+            "cache_control": EPHEMERAL,
+            "defer_loading": True,
+            "input_examples": [{"city": "Oslo"}],
+        },
+    ]
+    messages = [
+        user({"type": "text", "text": "Weather?", "cache_control": EPHEMERAL}),
+        assistant(
+            {
+                "type": "text",
+                "text": "Checking.",
+                "cache_control": EPHEMERAL,
+                "citations": [
+                    {
+                        "type": "char_location",
+                        "cited_text": "x",
+                        "document_index": 0,
+                        "start_char_index": 0,
+                        "end_char_index": 1,
+                    }
+                ],
+            },
+            {
+                **tool_use("toolu_1", city="Oslo"),
+                "cache_control": EPHEMERAL,
+                "caller": {"type": "direct"},
+            },
+        ),
+        user(
+            {
+                "type": "tool_result",
+                "tool_use_id": "toolu_1",
+                "content": "sunny",
+                "cache_control": {"type": "ephemeral", "ttl": "1h"},
+            },
+        ),
+    ]
+    request = incoming(messages=messages, tools=tools, cache_control=EPHEMERAL)
+    sent = CLIENT.encode_request(SERVER.backend_request(request, CLIENT, "claude-opus-4-6"))
+    assert sent["tools"] == tools
+    assert sent["messages"] == messages
+    assert sent["cache_control"] == EPHEMERAL
+    elsewhere = OpenAIChatProtocol().encode_request(
+        SERVER.backend_request(request, OpenAIChatProtocol(), "gpt-5")
+    )
+    assert "cache_control" not in json.dumps(elsewhere)
+    assert "defer_loading" not in json.dumps(elsewhere)
+
+
+PDF_SOURCE = {"type": "base64", "media_type": "application/pdf", "data": "JVBER"}
+
+
+def test_documents_and_search_results_become_portable_for_other_formats() -> None:
+    blocks = [
+        {
+            "type": "document",
+            "source": PDF_SOURCE,
+            "title": "spec.pdf",
+            "context": "v2",
+            "citations": {"enabled": True},
+        },
+        {
+            "type": "document",
+            "source": {"type": "text", "media_type": "text/plain", "data": "log"},
+            "title": "ci.txt",
+        },
+        {
+            "type": "document",
+            "source": {
+                "type": "content",
+                "content": [
+                    {"type": "text", "text": "one"},
+                    {"type": "image", "source": {"type": "url", "url": "https://x.test/a.png"}},
+                ],
+            },
+        },
+        {
+            "type": "image",
+            "source": {"type": "url", "url": "https://x.test/b.png"},
+            "transformations": {"oversized_image": "resize"},
+        },
+        {
+            "type": "search_result",
+            "source": "https://w.test",
+            "title": "Runbook",
+            "content": [{"type": "text", "text": "Flush."}],
+        },
+        {"type": "container_upload", "file_id": "file_1"},
+        {"type": "text", "text": "Review."},
+    ]
+    request = incoming(messages=[user(*blocks)])
+    human = request.chat.messages[0]
+    assert human.content == [
+        blocks[0],
+        {"type": "text", "text": '<document title="ci.txt">\nlog\n</document>'},
+        {"type": "text", "text": "one"},
+        {"type": "image", "source": {"type": "url", "url": "https://x.test/a.png"}},
+        blocks[3],
+        {
+            "type": "text",
+            "text": '<search_result source="https://w.test" title="Runbook">\nFlush.\n</search_result>',
+        },
+        blocks[6],
+    ]
+    assert request.dropped_elsewhere == ["messages[0].content[5] (container_upload)"]
+    # An Anthropic backend gets every block as sent (title, context, citations, transformations).
+    sent = CLIENT.encode_request(SERVER.backend_request(request, CLIENT, "claude-opus-4-6"))
+    assert sent["messages"] == [user(*blocks)]
+
+
+def test_anthropic_file_ids_are_refused_for_other_formats_only() -> None:
+    by_id = {"type": "image", "source": {"type": "file", "file_id": "file_011img"}}
+    result = {"type": "tool_result", "tool_use_id": "toolu_1", "content": [by_id]}
+    messages = [user({"type": "text", "text": "x"}), assistant(tool_use("toolu_1")), user(result)]
+    request = incoming(messages=messages)
+    assert set(request.same_format_only) == {"messages[2].content[0].content[0]"}
+    with pytest.raises(RequestDecodeError, match=r"file_011img\) means nothing"):
+        SERVER.backend_request(request, OpenAIChatProtocol(), "gpt-5")
+    sent = CLIENT.encode_request(SERVER.backend_request(request, CLIENT, "claude-opus-4-6"))
+    assert sent["messages"][2]["content"][0]["content"] == [by_id]
+
+
+def test_server_tools_are_anthropics_and_named_when_left_out() -> None:
+    search = {"type": "web_search_20250305", "name": "web_search", "max_uses": 3}
+    request = incoming(
+        tools=[WEATHER_TOOL, search],
+        mcp_servers=[{"type": "url", "url": "https://m.test", "name": "m"}],
+    )
+    assert [t["function"]["name"] for t in request.chat.tools or []] == ["get_weather"]
+    assert request.dropped_elsewhere == ["tools[1] (web_search_20250305 web_search)"]
+    assert list(request.chat.extra_body) == ["mcp_servers"]
+
+
+def test_max_tokens_zero_is_zero_for_anthropic_and_one_unseen_token_elsewhere() -> None:
+    request = incoming(max_tokens=0)
+    assert request.chat.max_tokens == 1
+    sent = CLIENT.encode_request(SERVER.backend_request(request, CLIENT, "claude-opus-4-6"))
+    assert sent["max_tokens"] == 0
+    events: list[StreamEvent] = [
+        TextDelta("leaked"),
+        ToolCallDone(0, "t", "f", "{}", {}),
+        Usage(input_tokens=9, output_tokens=1),
+        Finish("length"),
+    ]
+    whole = SERVER.response_encoder(request, response_id="m").complete(events)
+    assert (whole["content"], whole["stop_reason"]) == ([], "max_tokens")
+    assert whole["usage"]["input_tokens"] == 9
+    encoder = SERVER.response_encoder(request, response_id="m")
+    streamed = encoder.start() + encoder.encode(events) + encoder.finish()
+    assert b"leaked" not in streamed and b"content_block" not in streamed
+    assert b'"stop_reason":"max_tokens"' in streamed
 
 
 def test_a_decoded_conversation_pairs_calls_and_results_for_an_openai_backend() -> None:

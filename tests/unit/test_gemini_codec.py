@@ -388,7 +388,10 @@ def test_generation_config_and_parallel_calls_not_sent() -> None:
         (0, None, {"thinkingBudget": 0}),
         (None, "high", {"thinkingLevel": "HIGH", "includeThoughts": True}),
         (None, "none", {"thinkingBudget": 0}),
-        (-1, "low", {"thinkingBudget": -1, "thinkingLevel": "LOW", "includeThoughts": True}),
+        # Gemini refuses a level and a budget together (-1, dynamic, is no budget).
+        (-1, "low", {"thinkingLevel": "LOW", "includeThoughts": True}),
+        (2048, "high", {"thinkingBudget": 2048, "includeThoughts": True}),
+        (None, "max", {"thinkingLevel": "XHIGH", "includeThoughts": True}),
     ],
 )
 def test_thinking_config(budget: int | None, effort: str | None, thinking: dict[str, Any]) -> None:

@@ -36,6 +36,7 @@ from langchain_bhumi.core.events import (
     ToolCallDone,
     Usage,
 )
+from langchain_bhumi.protocols.anthropic.client import AnthropicProtocol
 from langchain_bhumi.protocols.base import ChatRequest, IncomingRequest, RequestDecodeError
 from langchain_bhumi.protocols.gemini.client import GeminiProtocol
 from langchain_bhumi.protocols.gemini.schema import from_gemini_schema, to_gemini_schema
@@ -44,6 +45,7 @@ from langchain_bhumi.protocols.gemini.server import (
     GeminiServer,
     encode_usage,
 )
+from langchain_bhumi.protocols.openai_chat.client import OpenAIChatProtocol
 from tests.support.server import Scripted, ScriptedServer
 
 SERVER = GeminiServer()
@@ -53,6 +55,18 @@ SIG = "c2lnbmF0dXJl"
 
 def decode(body: dict[str, Any], **kwargs: Any) -> GeminiIncomingRequest:
     return SERVER.decode_request(body, model=kwargs.pop("model", "gemini-2.5-pro"), **kwargs)
+
+
+def for_gemini(request: IncomingRequest) -> ChatRequest:
+    """The request a Gemini backend gets (the client's Gemini-only fields kept)."""
+    return SERVER.backend_request(request, CLIENT, "gemini-2.5-pro")
+
+
+def gemini_extras(request: IncomingRequest) -> dict[str, Any]:
+    """What only a Gemini backend gets, besides `contents` and `systemInstruction`
+    (which it gets exactly as the client sent them)."""
+    extra = request.native["extra_body"]
+    return {k: v for k, v in extra.items() if k not in ("contents", "systemInstruction")}
 
 
 def user(*parts: dict[str, Any]) -> dict[str, Any]:
@@ -251,7 +265,7 @@ def test_camel_and_snake_case_bodies_decode_the_same() -> None:
     same request, down to the extras forwarded to a Gemini backend."""
     camel, snake = decode(CAMEL, stream=True), decode(SNAKE, stream=True)
     assert camel.chat.messages == snake.chat.messages
-    assert camel.chat.extra_body == snake.chat.extra_body
+    assert gemini_extras(camel) == gemini_extras(snake)
     chat = camel.chat
     assert (chat.model, chat.stream, chat.temperature, chat.top_p, chat.top_k) == (
         "gemini-2.5-pro", True, 0.2, 0.9, 40,
@@ -260,7 +274,7 @@ def test_camel_and_snake_case_bodies_decode_the_same() -> None:
     assert chat.tool_choice == snake.chat.tool_choice == "get_weather"
     assert chat.tools == snake.chat.tools
     assert camel.include_thoughts and snake.include_thoughts
-    assert chat.extra_body["safetySettings"] == CAMEL["safetySettings"]
+    assert gemini_extras(camel)["safetySettings"] == CAMEL["safetySettings"]
     system, human, ai, tool = chat.messages
     assert system == SystemMessage(content="Be brief.")
     assert human.content == [
@@ -329,7 +343,8 @@ def test_plain_model_text_is_one_string_and_thoughts_in_user_turns_are_dropped()
     }
     human, ai = decode(body).chat.messages
     assert human == HumanMessage(content="hi")
-    assert ai == AIMessage(content="Hello!")
+    # Marked as Gemini's, so no other format's encoder trusts its thought signatures.
+    assert ai == AIMessage(content="Hello!", response_metadata={"wire_format": "gemini"})
 
 
 def test_responses_pair_by_name_and_position_across_rounds() -> None:
@@ -590,18 +605,14 @@ def test_tool_declarations_become_json_schema_tools() -> None:
             },
         },
     ]
-    # Native tools reach a Gemini backend only, next to the declarations.
-    assert request.chat.extra_body["tools"] == [{"googleSearch": {}}, {"codeExecution": {}}]
-    replayed = CLIENT.encode_request(request.chat)
-    assert replayed["tools"][1:] == [{"googleSearch": {}}, {"codeExecution": {}}]
-    search = replayed["tools"][0]["functionDeclarations"][0]["parameters"]
-    expected = dict(declarations[0]["parameters"])
-    del expected["propertyOrdering"]
-    expected["properties"] = {
-        **expected["properties"],
-        "tags": {"type": "ARRAY", "items": {"type": "STRING"}, "maxItems": 5},
-    }
-    assert search == expected
+    # A Gemini backend gets the declarations as given (each schema in its own flavour),
+    # and the native tools, which other formats lack.
+    assert CLIENT.encode_request(for_gemini(request))["tools"] == [
+        {"functionDeclarations": declarations},
+        {"googleSearch": {}},
+        {"codeExecution": {}},
+    ]
+    assert request.dropped_elsewhere == ["tools[0].googleSearch", "tools[1].codeExecution"]
 
 
 def test_schema_conversion_round_trips_both_ways() -> None:
@@ -633,52 +644,58 @@ def test_schema_conversion_round_trips_both_ways() -> None:
 
 
 @pytest.mark.parametrize(
-    ("config", "choice", "names", "kept"),
+    ("config", "choice", "names"),
     [
-        ({"mode": "AUTO"}, "auto", ["a", "b", "c"], False),
-        ({"mode": "ANY"}, "required", ["a", "b", "c"], False),
-        ({"mode": "any"}, "required", ["a", "b", "c"], False),
-        ({"mode": "NONE"}, "none", ["a", "b", "c"], False),
-        ({"mode": "ANY", "allowedFunctionNames": ["b"]}, "b", ["a", "b", "c"], False),
-        ({"mode": "ANY", "allowedFunctionNames": ["a", "c"]}, "required", ["a", "c"], True),
-        ({"mode": "VALIDATED"}, "auto", ["a", "b", "c"], True),
-        ({"mode": "MODE_UNSPECIFIED"}, None, ["a", "b", "c"], False),
-        ({"mode": "ANY", "allowed_function_names": ["a", "b"]}, "required", ["a", "b"], True),
+        ({"mode": "AUTO"}, "auto", ["a", "b", "c"]),
+        ({"mode": "ANY"}, "required", ["a", "b", "c"]),
+        ({"mode": "any"}, "required", ["a", "b", "c"]),
+        ({"mode": "NONE"}, "none", ["a", "b", "c"]),
+        ({"mode": "ANY", "allowedFunctionNames": ["b"]}, "b", ["a", "b", "c"]),
+        ({"mode": "ANY", "allowedFunctionNames": ["a", "c"]}, "required", ["a", "c"]),
+        ({"mode": "AUTO", "allowedFunctionNames": ["a", "c"]}, "auto", ["a", "c"]),
+        ({"mode": "AUTO", "allowedFunctionNames": ["b"]}, "auto", ["b"]),
+        ({"mode": "VALIDATED"}, "auto", ["a", "b", "c"]),
+        ({"mode": "VALIDATED", "allowedFunctionNames": ["c"]}, "auto", ["c"]),
+        ({"mode": "NONE", "allowedFunctionNames": ["c"]}, "none", ["a", "b", "c"]),
+        ({"mode": "MODE_UNSPECIFIED"}, None, ["a", "b", "c"]),
+        ({}, None, ["a", "b", "c"]),
+        ({"mode": "ANY", "allowed_function_names": ["a", "b"]}, "required", ["a", "b"]),
     ],
 )
 def test_function_calling_config_becomes_tool_choice(
-    config: dict[str, Any], choice: str | None, names: list[str], kept: bool
+    config: dict[str, Any], choice: str | None, names: list[str]
 ) -> None:
     body = {
         "contents": [user({"text": "x"})],
         "tools": [{"functionDeclarations": [{"name": n} for n in "abc"]}],
         "toolConfig": {"functionCallingConfig": config},
     }
-    chat = decode(body).chat
+    request = decode(body)
+    chat = request.chat
     assert chat.tool_choice == choice
+    # Other formats: the allowed functions are the ones offered (the same choice).
     assert [t["function"]["name"] for t in chat.tools or []] == names
-    # What a neutral tool_choice cannot say still reaches a Gemini backend verbatim.
-    assert ("toolConfig" in chat.extra_body) is kept
-    if kept:  # in camelCase, so no field reaches Gemini under two spellings
-        camel = {
-            "allowedFunctionNames" if k == "allowed_function_names" else k: v
-            for k, v in config.items()
-        }
-        assert CLIENT.encode_request(chat)["toolConfig"]["functionCallingConfig"] == camel
+    # A Gemini backend gets the config as sent, in camelCase (no field twice).
+    camel = {
+        "allowedFunctionNames" if k == "allowed_function_names" else k: v for k, v in config.items()
+    }
+    assert CLIENT.encode_request(for_gemini(request))["toolConfig"] == {
+        "functionCallingConfig": camel
+    }
 
 
 @pytest.mark.parametrize(
     ("config", "fields", "extra"),
     [
         (
-            {"seed": 7, "presencePenalty": 0.5},
-            {"seed": 7},
-            {"generationConfig": {"presencePenalty": 0.5}},
+            {"seed": 7, "presencePenalty": 0.5, "frequency_penalty": 0.25},
+            {"seed": 7, "presence_penalty": 0.5, "frequency_penalty": 0.25},
+            {},
         ),
         (
             {"responseMimeType": "application/json"},
             {"response_format": {"type": "json_object"}},
-            {},
+            {"generationConfig": {"responseMimeType": "application/json"}},
         ),
         (
             {
@@ -694,7 +711,12 @@ def test_function_calling_config_becomes_tool_choice(
                     },
                 }
             },
-            {},
+            {  # a Gemini backend gets the schema in the client's flavour
+                "generationConfig": {
+                    "responseMimeType": "application/json",
+                    "responseSchema": {"type": "OBJECT", "properties": {"a": {"type": "INTEGER"}}},
+                }
+            },
         ),
         (
             {
@@ -707,7 +729,12 @@ def test_function_calling_config_becomes_tool_choice(
                     "json_schema": {"name": "response", "schema": {"type": "object", "$defs": {}}},
                 }
             },
-            {},
+            {
+                "generationConfig": {
+                    "responseMimeType": "application/json",
+                    "responseJsonSchema": {"type": "object", "$defs": {}},
+                }
+            },
         ),
         (
             {
@@ -748,7 +775,7 @@ def test_generation_config_mapping(
 ) -> None:
     request = decode({"contents": [user({"text": "x"})], "generationConfig": config})
     assert {k: getattr(request.chat, k) for k in fields} == fields
-    assert request.chat.extra_body == extra
+    assert gemini_extras(request) == extra
     assert request.include_thoughts is bool(config.get("thinkingConfig", {}).get("includeThoughts"))
 
 
@@ -760,14 +787,195 @@ def test_unknown_fields_go_to_extra_body_in_camel_case() -> None:
         "generationConfig": {"response_modalities": ["TEXT"]},
     }
     request = decode(body)
-    assert request.chat.extra_body == {
+    assert gemini_extras(request) == {
         "cachedContent": "cachedContents/abc",
         "labels": {"team": "a"},
         "generationConfig": {"responseModalities": ["TEXT"]},
     }
-    sent = CLIENT.encode_request(request.chat)
+    sent = CLIENT.encode_request(for_gemini(request))
     assert sent["cachedContent"] == "cachedContents/abc"
     assert sent["generationConfig"]["responseModalities"] == ["TEXT"]
+
+
+@pytest.mark.parametrize(
+    ("instruction", "texts"),
+    [
+        ({"role": "system"}, []),
+        ({"parts": None}, []),
+        ({"role": "user", "parts": [{"text": "A"}, {"text": "B"}]}, ["A", "B"]),
+        ({"parts": {"text": "A"}}, ["A"]),
+        (
+            {"parts": [{"text": "A"}, {"inlineData": {"mimeType": "image/png", "data": "iVBO"}}]},
+            ["A"],
+        ),
+        ({"text": "A"}, ["A"]),
+        ("A", ["A"]),
+        (["A", {"text": "B"}], ["A", "B"]),
+    ],
+)
+def test_system_instruction_in_every_shape(instruction: Any, texts: list[str]) -> None:
+    request = decode({"contents": [user({"text": "x"})], "systemInstruction": instruction})
+    messages = request.chat.messages
+    # Other formats: one system text, one part a line.
+    expected = [SystemMessage("\n".join(texts))] if texts else []
+    assert messages[: len(expected)] == expected
+    assert len(messages) == len(expected) + 1
+    # A Gemini backend: the content as sent.
+    sent = CLIENT.encode_request(for_gemini(request))
+    if isinstance(instruction, dict) and "text" not in instruction:
+        assert sent["systemInstruction"] == instruction
+    elif texts:  # a shorthand: the one system text
+        assert sent["systemInstruction"] == {"parts": [{"text": "\n".join(texts)}]}
+
+
+def test_a_gemini_backend_gets_contents_exactly_as_sent() -> None:
+    """Per-part thought signatures, multimodal function responses, video clips and part
+    resolutions: what LangChain messages cannot hold reaches a Gemini backend anyway."""
+    contents = [
+        user(
+            {"text": "Describe", "partMetadata": {"k": "v"}},
+            {
+                "fileData": {"fileUri": "https://youtu.be/x", "mimeType": "video/mp4"},
+                "videoMetadata": {"startOffset": "1s", "endOffset": "5s"},
+            },
+            {
+                "inlineData": {"mimeType": "application/pdf", "data": "JVBER"},
+                "mediaResolution": {"level": "MEDIA_RESOLUTION_HIGH"},
+            },
+        ),
+        model(
+            {"text": "Thinking", "thought": True, "thoughtSignature": "c2lnMQ=="},
+            {"text": "Looking.", "thoughtSignature": "c2lnMg=="},
+            call("shot", {}, id="fc_1", thoughtSignature="c2lnMw=="),
+        ),
+        user(
+            {
+                "functionResponse": {
+                    "id": "fc_1",
+                    "name": "shot",
+                    "response": {"output": "ok"},
+                    "parts": [{"inlineData": {"mimeType": "image/png", "data": "iVBO"}}],
+                }
+            }
+        ),
+    ]
+    request = decode(
+        {"contents": contents, "tools": [{"functionDeclarations": [{"name": "shot"}]}]}
+    )
+    assert CLIENT.encode_request(for_gemini(request))["contents"] == contents
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "sent"),
+    [
+        (
+            {"cachedContent": "cachedContents/abc"},
+            "cachedContent",
+            {"cachedContent": "cachedContents/abc"},
+        ),
+        (
+            {"cached_content": "cachedContents/abc"},
+            "cachedContent",
+            {"cachedContent": "cachedContents/abc"},
+        ),
+        (
+            {"generationConfig": {"responseModalities": ["TEXT", "IMAGE"]}},
+            "generationConfig",
+            {"generationConfig": {"candidateCount": 1, "responseModalities": ["TEXT", "IMAGE"]}},
+        ),
+        (
+            {"generationConfig": {"response_modalities": ["AUDIO"]}},
+            "generationConfig",
+            {"generationConfig": {"candidateCount": 1, "responseModalities": ["AUDIO"]}},
+        ),
+        (
+            {"generationConfig": {"responseFormat": [{"image": {}}]}},
+            "generationConfig",
+            {"generationConfig": {"candidateCount": 1, "responseFormat": [{"image": {}}]}},
+        ),
+    ],
+)
+def test_what_only_a_gemini_backend_can_honour_is_refused_elsewhere(
+    body: dict[str, Any], field: str, sent: dict[str, Any]
+) -> None:
+    request = decode({"contents": [user({"text": "x"})], **body})
+    assert set(request.same_format_only) == {field}
+    with pytest.raises(RequestDecodeError, match=field):
+        SERVER.backend_request(request, OpenAIChatProtocol(), "gpt-5")
+    got = CLIENT.encode_request(for_gemini(request))  # a Gemini backend gets it
+    assert {k: got[k] for k in sent} == sent
+
+
+def test_a_response_schema_reaches_gemini_as_given_and_others_as_json_schema() -> None:
+    """gemini-cli's routing calls send `responseJsonSchema` with Gemini's upper-case types."""
+    schema = {"type": "OBJECT", "properties": {"score": {"type": "INTEGER"}}}
+    config = {"responseMimeType": "application/json", "responseJsonSchema": schema}
+    request = decode({"contents": [user({"text": "x"})], "generationConfig": config})
+    assert request.chat.response_format == {
+        "type": "json_schema",
+        "json_schema": {
+            "name": "response",
+            "schema": {"type": "object", "properties": {"score": {"type": "integer"}}},
+        },
+    }
+    sent = CLIENT.encode_request(for_gemini(request))["generationConfig"]
+    assert {k: sent[k] for k in config} == config
+    assert "responseSchema" not in sent
+
+
+def test_text_answers_and_ordinary_files_are_fine_everywhere() -> None:
+    body = {
+        "contents": [
+            user(
+                {"text": "x"},
+                {"fileData": {"fileUri": "https://x.test/a.pdf", "mimeType": "application/pdf"}},
+            )
+        ],
+        "generationConfig": {"responseModalities": ["TEXT"]},
+    }
+    assert decode(body).same_format_only == {}
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["https://generativelanguage.googleapis.com/v1beta/files/abc", "gs://bucket/report.pdf"],
+)
+def test_files_only_gemini_can_read_are_refused_elsewhere(uri: str) -> None:
+    part = {"fileData": {"fileUri": uri, "mimeType": "application/pdf"}}
+    request = decode({"contents": [user({"text": "x"}, part)]})
+    assert request.same_format_only == {
+        "contents[0].parts[1]": f"{uri} is readable only with Gemini's key"
+    }
+    with pytest.raises(RequestDecodeError, match="readable only with Gemini's key"):
+        SERVER.backend_request(request, AnthropicProtocol(), "claude-opus-4-6")
+
+
+def test_what_other_formats_lack_is_named() -> None:
+    body = {
+        "contents": [user({"text": "x"})],
+        "tools": [{"functionDeclarations": [{"name": "f"}], "googleSearch": {}}],
+        "toolConfig": {
+            "functionCallingConfig": {"mode": "VALIDATED"},
+            "retrievalConfig": {"languageCode": "en"},
+        },
+        "generationConfig": {
+            "mediaResolution": "MEDIA_RESOLUTION_LOW",
+            "responseLogprobs": True,
+            "logprobs": 2,
+        },
+        "safetySettings": [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_NONE"}],
+        "labels": {"team": "a"},
+    }
+    assert decode(body).dropped_elsewhere == [
+        "tools[0].googleSearch",
+        "toolConfig.retrievalConfig",
+        "functionCallingConfig mode VALIDATED (sent as AUTO)",
+        "generationConfig.mediaResolution",
+        "generationConfig.responseLogprobs",
+        "generationConfig.logprobs",
+        "safetySettings",
+        "labels",
+    ]
 
 
 def test_model_stream_and_framing_come_from_the_url() -> None:
@@ -854,7 +1062,7 @@ def test_a_count_tokens_body_wraps_the_request() -> None:
         ),
         (
             {"contents": [user({"text": "x"})], "systemInstruction": 3},
-            "'systemInstruction' must be a content object",
+            "'systemInstruction' must be a content, parts or text",
         ),
     ],
 )

@@ -84,9 +84,10 @@ def test_image_urls_keep_url_and_detail() -> None:
 
 
 def test_text_only_block_lists_collapse_to_a_string() -> None:
-    """Servers that only accept string content (many local ones) still work."""
+    """Servers that only accept string content (many local ones) still work; blocks stay
+    apart, one a line (glued together, two blocks would read as one run-on text)."""
     message = HumanMessage([{"type": "text", "text": "a"}, "b"])
-    assert encode_message(message)["content"] == "ab"
+    assert encode_message(message)["content"] == "a\nb"
 
 
 def test_pdf_files_are_sent_inline() -> None:

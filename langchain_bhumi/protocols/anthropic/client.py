@@ -71,7 +71,7 @@ from langchain_bhumi.core.events import (
 from langchain_bhumi.core.framing import WHOLE_BODY, Frame, Framer, SSEFramer, WholeBodyFramer
 from langchain_bhumi.core.tool_ids import ALPHANUMERIC, ToolIdMap, ToolIdRule
 from langchain_bhumi.core.toolcalls import ToolCallAssembler
-from langchain_bhumi.protocols.base import ChatProtocol, ChatRequest, ToolChoice
+from langchain_bhumi.protocols.base import TOOL_CALL_EXTRAS, ChatProtocol, ChatRequest, ToolChoice
 from langchain_bhumi.protocols.content import (
     MediaPart,
     OtherPart,
@@ -96,6 +96,18 @@ SERVER_TOOL_BLOCKS = "server_tool_blocks"
 
 CITATIONS = "citations"
 """`additional_kwargs` key: the citations attached to the answer text, in order."""
+
+SYSTEM_TURN = "system_turn"
+"""`SystemMessage.additional_kwargs` key: send this system message where it stands, as a
+`role: system` turn of `messages` (with the fields this dict holds, e.g. `clear_at`),
+instead of in the top-level `system`."""
+
+BLOCK_EXTRAS = "anthropic"
+"""Fields of an Anthropic block beyond the ones LangChain models (`cache_control`,
+`caller`, ...), sent back with it: in `ToolMessage.additional_kwargs` for a `tool_result`,
+in `additional_kwargs["tool_call_extras"][call_id]` for a `tool_use`."""
+
+_KEPT_TEXT_FIELDS = ("cache_control", "citations")
 
 FINISH_REASONS = {
     "end_turn": "stop",
@@ -304,8 +316,9 @@ class AnthropicProtocol(ChatProtocol):
             output_format = encode_response_format(request.response_format)
             if output_format is not None:
                 output_config["format"] = output_format
-        if request.seed is not None:
-            logger.debug("anthropic: the Messages API has no seed; seed=%s not sent", request.seed)
+        for unsent in ("seed", "presence_penalty", "frequency_penalty"):
+            if getattr(request, unsent) is not None:
+                logger.debug("anthropic: the Messages API has no %s; not sent", unsent)
         extra = dict(request.extra_body)
         extra_config = extra.pop("output_config", None)
         if isinstance(extra_config, dict):
@@ -316,6 +329,7 @@ class AnthropicProtocol(ChatProtocol):
             body["output_config"] = output_config
         body.update(extra)
         _relax_forced_tool_choice(body)
+        _drop_sampling_refused_with_thinking(body)
         return body
 
     def stream_decoder(self) -> AnthropicStreamDecoder:
@@ -458,11 +472,29 @@ def _relax_forced_tool_choice(body: dict[str, Any]) -> None:
         body["tool_choice"] = relaxed
 
 
+def _drop_sampling_refused_with_thinking(body: dict[str, Any]) -> None:
+    """Anthropic refuses `top_k`, a `temperature` other than 1 and a `top_p` under 0.95
+    while thinking is on (gemini-cli sends all three with every request): leave them out
+    instead of failing."""
+    thinking = body.get("thinking")
+    if not isinstance(thinking, dict) or thinking.get("type") in (None, "disabled"):
+        return
+    for key in ("top_k", "temperature", "top_p"):
+        value = body.get(key)
+        if value is None or (key == "temperature" and value == 1):
+            continue
+        if key == "top_p" and isinstance(value, int | float) and value >= 0.95:
+            continue
+        logger.debug("anthropic: %s=%s is not allowed with thinking; not sent", key, value)
+        del body[key]
+
+
 def encode_messages(
     messages: Sequence[BaseMessage], ids: ToolIdMap | None = None
 ) -> tuple[str | list[dict[str, Any]] | None, list[dict[str, Any]]]:
     """`(system, messages)`: system messages hoisted to the top-level `system` (a string,
-    or blocks when any has blocks), the rest as alternating user / assistant turns with
+    or blocks when any has blocks), except those marked `SYSTEM_TURN`, which stay in place
+    as `role: system` turns; the rest as alternating user / assistant turns with
     consecutive same-role messages (tool results included) merged into one turn. Tool-call
     ids pass through `ids` (default: Anthropic's own rule, `TOOL_IDS`)."""
     ids = ids or ToolIdMap(TOOL_IDS)
@@ -472,7 +504,12 @@ def encode_messages(
         if isinstance(message, SystemMessage) or (
             isinstance(message, ChatMessage) and message.role == "system"
         ):
-            system.append(_encode_user_content(message.content))
+            in_place = message.additional_kwargs.get(SYSTEM_TURN)
+            if isinstance(in_place, dict):
+                system_content = _encode_user_content(message.content)
+                turns.append({"role": "system", "content": system_content, **in_place})
+            else:
+                system.append(_encode_user_content(message.content))
             continue
         if isinstance(message, AIMessage) or (
             isinstance(message, ChatMessage) and message.role == "assistant"
@@ -496,7 +533,7 @@ def encode_messages(
                 f"cannot send a {type(message).__name__} to Anthropic (roles: system, user, "
                 "assistant, tool)"
             )
-        if turns and turns[-1]["role"] == role:
+        if turns and turns[-1]["role"] == role:  # `system` turns are never merged
             previous = turns[-1]
             previous["content"] = _as_blocks(previous["content"]) + _as_blocks(content)
         else:
@@ -527,6 +564,9 @@ def _encode_user_content(content: str | list[Any]) -> str | list[dict[str, Any]]
         return content
     blocks: list[dict[str, Any]] = []
     for item in content:
+        if isinstance(item, dict) and isinstance(item.get("source"), dict):
+            blocks.append(_native_block(item))  # an Anthropic image / document, as given
+            continue
         parts = content_parts([item])
         if not parts:
             continue
@@ -610,6 +650,9 @@ def encode_tool_result(message: ToolMessage, ids: ToolIdMap | None = None) -> di
             block["content"] = blocks
     if message.status == "error":
         block["is_error"] = True
+    extras = message.additional_kwargs.get(BLOCK_EXTRAS)
+    if isinstance(extras, dict):
+        block.update(extras)  # `cache_control`: a prompt-cache breakpoint on the result
     return block
 
 
@@ -633,10 +676,14 @@ def encode_assistant(message: AIMessage, ids: ToolIdMap | None = None) -> list[d
     server = kwargs.get(SERVER_TOOL_BLOCKS)
     if isinstance(server, list):
         blocks.extend(b for b in server if isinstance(b, dict))
-    for part in content_parts(message.content):
+    items = message.content if isinstance(message.content, list) else [message.content]
+    for item, part in ((i, p) for i in items for p in content_parts([i])):
         if isinstance(part, TextPart):
             if part.text:
-                blocks.append({"type": "text", "text": part.text})
+                text: dict[str, Any] = {"type": "text", "text": part.text}
+                if isinstance(item, dict):
+                    text.update((k, item[k]) for k in _KEPT_TEXT_FIELDS if item.get(k))
+                blocks.append(text)
         elif isinstance(part, ReasoningPart):
             if isinstance(state, list) or foreign:
                 continue
@@ -658,8 +705,13 @@ def encode_assistant(message: AIMessage, ids: ToolIdMap | None = None) -> list[d
                     blocks.append(native)
             else:
                 logger.debug("anthropic: dropped a %r block from an AI message", native.get("type"))
+    extras_by_id = kwargs.get(TOOL_CALL_EXTRAS) or {}
     for call in message.tool_calls:
-        blocks.append(_tool_use(ids(call["id"]), call["name"], call["args"]))
+        block = _tool_use(ids(call["id"]), call["name"], call["args"])
+        extras = (extras_by_id.get(call["id"]) or {}).get(BLOCK_EXTRAS)
+        if isinstance(extras, dict):
+            block.update(extras)  # `cache_control`, `caller` (programmatic tool calling)
+        blocks.append(block)
     for invalid in message.invalid_tool_calls:
         try:
             args = json.loads(invalid.get("args") or "{}")
@@ -966,8 +1018,10 @@ def _finished(block: _Block) -> dict[str, Any]:
 
 __all__ = [
     "API_VERSION",
+    "BLOCK_EXTRAS",
     "CITATIONS",
     "SERVER_TOOL_BLOCKS",
+    "SYSTEM_TURN",
     "THINKING_BLOCKS",
     "TOOL_IDS",
     "AnthropicProtocol",

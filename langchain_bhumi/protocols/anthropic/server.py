@@ -5,32 +5,50 @@ and a neutral `ChatRequest`; `AnthropicEncoder` turns normalized events back int
 Messages SSE sequence (or one `message` object). The client direction is in
 `client.py`; this module is its inverse and shares its names and state keys.
 
-Requests:
+Requests are decoded into two views (`IncomingRequest`): the neutral `chat`, what a
+backend of another format gets, and `native`, what replaces it for an Anthropic backend,
+which gets the client's Anthropic-only details as they came.
 
-- `system` (a string or text blocks) becomes one `SystemMessage`; blocks keep their
-  `cache_control`, which an Anthropic backend sends on and other backends ignore.
+- `system` (a string or text blocks) and every `role: system` turn of `messages`: for an
+  Anthropic backend, the top-level `system` as given and each turn in place (a
+  `SystemMessage` marked `SYSTEM_TURN`, with its `clear_at` and other fields); for other
+  formats, one system text, in order, one block a line (a turn with `clear_at:
+  "next_user_message"` is left out when a user turn follows it).
 - A user turn's `tool_result` blocks become `ToolMessage`s, one per result and in order
   (`is_error` -> `status="error"`, the tool's name looked up from the `tool_use` that
-  asked for it), followed by one `HumanMessage` with the turn's other blocks. Anthropic
-  blocks (`image` / `document` with a `source`, `search_result`, ...) are kept as they
-  are: every client-direction encoder reads them.
-- An assistant turn becomes one `AIMessage`: text as `content`, `tool_use` as
-  `tool_calls`, signed `thinking` and `redacted_thinking` blocks whole and in order in
-  `additional_kwargs["thinking_blocks"]` (so an Anthropic backend gets them back verbatim,
-  as it requires) and their text in `reasoning_content` (what other backends read), and
-  server-tool blocks in `additional_kwargs["server_tool_blocks"]`. A `thinking` block
-  without a signature (this proxy's own rendering of another backend's reasoning) keeps
-  only its text: no signature is invented for Anthropic to reject.
-- Tools with an `input_schema` become OpenAI-style function tools; server tools
-  (`{"type": "web_search_20250305", ...}`) pass through. `tool_choice` `any` is
+  asked for it, other fields such as `cache_control` in `additional_kwargs["anthropic"]`),
+  followed by one `HumanMessage` with the turn's other blocks. An Anthropic backend gets
+  every block as sent. Other formats get images and PDFs (by data or URL) as they are,
+  text documents, `content` documents and search results as text, no `container_upload`
+  or other Anthropic-only blocks (named in a DEBUG line), and a 400 for a block given by
+  Anthropic file id, which another provider cannot read.
+- An assistant turn becomes one `AIMessage`: text as `content` (blocks kept whole when
+  they carry `cache_control` or `citations`), `tool_use` as `tool_calls` (`cache_control`
+  and `caller` in `tool_call_extras[id]["anthropic"]`), signed `thinking` and
+  `redacted_thinking` blocks whole and in order in `additional_kwargs["thinking_blocks"]`
+  (so an Anthropic backend gets them back verbatim, as it requires) and their text in
+  `reasoning_content` (what other backends read), and server-tool blocks in
+  `additional_kwargs["server_tool_blocks"]`. A `thinking` block without a signature (this
+  proxy's own rendering of another backend's reasoning) keeps only its text: no
+  signature is invented for Anthropic to reject.
+- `tools`: an Anthropic backend gets them as sent (server tools, `cache_control`,
+  `defer_loading`, ...); other formats get the client's own tools (an `input_schema`) as
+  OpenAI-style function tools and no server tool (`web_search_...`, `bash_...`,
+  `mcp_toolset`, which Anthropic runs; named in a DEBUG line). `tool_choice` `any` is
   `"required"`, a named tool is its name, `disable_parallel_tool_use` is
-  `parallel_tool_calls=False`. `thinking` `enabled` gives `thinking_budget`; `adaptive`
-  gives `reasoning_effort` from `output_config.effort` (Anthropic's default, `high`, when
-  absent; `max` is `high`). `output_config.format` (structured output) becomes a
-  `json_schema` `response_format`. Fields this codec does not map (`metadata`,
-  `output_config`, `service_tier`, `container`, `mcp_servers`, ...) go to
-  `chat.extra_body`, which the proxy forwards only to an Anthropic backend (whose encoder
-  merges them last, so they arrive exactly as the client sent them).
+  `parallel_tool_calls=False`.
+- `thinking` and `output_config` reach an Anthropic backend as sent. For other formats
+  `enabled` gives `thinking_budget`; `adaptive`, `between_tools` and types newer than
+  this module give `reasoning_effort` from `output_config.effort` (Anthropic's default,
+  `high`, when absent; `max` is `high`); `disabled` gives nothing; `display: "omitted"`
+  keeps unsigned reasoning out of the answer. `output_config.format` becomes a
+  `json_schema` `response_format`.
+- `max_tokens: 0` (Anthropic's prompt-cache warm-up) is sent as 0 to Anthropic; other
+  formats are asked for one token, and the answer has no content (`max_tokens`).
+- Fields this codec does not map (`metadata`, `service_tier`, `container`,
+  `mcp_servers`, `context_management`, `speed`, `inference_geo`, ...) go to
+  `chat.extra_body`, which only an Anthropic backend gets (its encoder merges them last,
+  so they arrive exactly as the client sent them).
 
 Responses (streamed): `message_start` (`input_tokens` is the proxy's estimate, the same
 as `count_tokens` answers, other counts zero; Anthropic SDKs take the final counts from
@@ -71,6 +89,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.messages import (
@@ -96,14 +115,21 @@ from langchain_bhumi.core.events import (
     Usage,
 )
 from langchain_bhumi.core.toolcalls import is_complete_json
-from langchain_bhumi.protocols.anthropic.client import SERVER_TOOL_BLOCKS, THINKING_BLOCKS
+from langchain_bhumi.protocols.anthropic.client import (
+    BLOCK_EXTRAS,
+    SERVER_TOOL_BLOCKS,
+    SYSTEM_TURN,
+    THINKING_BLOCKS,
+)
 from langchain_bhumi.protocols.base import (
+    TOOL_CALL_EXTRAS,
     ChatRequest,
     IncomingRequest,
     RequestDecodeError,
     ResponseEncoder,
     ServerCodec,
     ToolChoice,
+    proxy_logger,
 )
 
 logger = logging.getLogger("langchain_bhumi")
@@ -167,9 +193,12 @@ ERROR_TYPE_FOR_STATUS = {
 _KNOWN_FIELDS = frozenset(
     {
         "model", "messages", "system", "max_tokens", "stream", "tools", "tool_choice",
-        "thinking", "stop_sequences", "temperature", "top_p", "top_k",
+        "thinking", "output_config", "stop_sequences", "temperature", "top_p", "top_k",
     }
 )  # fmt: skip
+# Fields of `tool_use` / `tool_result` blocks LangChain models; the rest are kept apart.
+_TOOL_USE_FIELDS = frozenset({"type", "id", "name", "input"})
+_TOOL_RESULT_FIELDS = frozenset({"type", "tool_use_id", "content", "is_error"})
 _GENERIC_ERRORS = frozenset({"api_error", "invalid_request_error"})
 _EFFORTS = {"low": "low", "medium": "medium", "high": "high", "max": "high"}
 _DEFAULT_EFFORT = "high"
@@ -192,6 +221,16 @@ def anthropic_error_type(status: int, error_type: str | None = None) -> str:
     if known is not None:
         return known
     return "api_error" if status >= 500 else "invalid_request_error"
+
+
+@dataclass(slots=True)
+class AnthropicIncomingRequest(IncomingRequest):
+    """An `IncomingRequest` with what the answer's encoder must know."""
+
+    show_reasoning: bool = False
+    """Show unsigned reasoning: the client asked for thinking it wants displayed."""
+    cache_only: bool = False
+    """`max_tokens: 0`: the client only fills the prompt cache and expects no content."""
 
 
 class AnthropicServer(ServerCodec):
@@ -217,8 +256,9 @@ class AnthropicServer(ServerCodec):
 
     def decode_request(
         self, body: dict[str, Any], *, model: str | None = None, stream: bool | None = None
-    ) -> IncomingRequest:
-        """The neutral request for a Messages (or `count_tokens`) body.
+    ) -> AnthropicIncomingRequest:
+        """The request for a Messages (or `count_tokens`) body, in two views: neutral
+        (`chat`, what other formats get) and Anthropic's own (`native`).
 
         Raises:
             RequestDecodeError: The body is not a valid Messages request; the message
@@ -232,43 +272,70 @@ class AnthropicServer(ServerCodec):
         raw_messages = body.get("messages")
         if not isinstance(raw_messages, list) or not raw_messages:
             raise RequestDecodeError("'messages' must be a non-empty list")
-        messages: list[BaseMessage] = []
+        turns = _TurnDecoder()
         system = body.get("system")
         if system is not None:
-            decoded_system = _decode_system(system)
-            if decoded_system is not None:
-                messages.append(decoded_system)
-        tool_names: dict[str, str] = {}
+            turns.system(system)
         for position, message in enumerate(raw_messages):
-            messages.extend(_decode_turn(message, position, tool_names))
-        thinking_budget, effort = _decode_thinking(body.get("thinking"), body.get("output_config"))
+            turns.turn(message, position)
+        thinking, output_config = body.get("thinking"), body.get("output_config")
+        thinking_budget, effort, display = _decode_thinking(thinking, output_config)
         choice, parallel = _decode_tool_choice(body.get("tool_choice"))
+        tools, native_tools = _decode_tools(body.get("tools"), turns.dropped)
+        max_tokens = _integer(body, "max_tokens", minimum=0)
+        extra = {k: v for k, v in body.items() if k not in _KNOWN_FIELDS}
         chat = ChatRequest(
             model=name,
-            messages=messages,
+            messages=turns.neutral_messages(),
             stream=_flag(body.get("stream"), "stream") if stream is None else stream,
-            tools=_decode_tools(body.get("tools")),
+            tools=tools,
             tool_choice=choice,
             parallel_tool_calls=parallel,
-            response_format=_decode_output_format(body.get("output_config")),
+            response_format=_decode_output_format(output_config, turns.dropped),
             temperature=_number(body, "temperature"),
             top_p=_number(body, "top_p"),
             top_k=_integer(body, "top_k", minimum=0),
-            max_tokens=_integer(body, "max_tokens", minimum=1),
+            max_tokens=1 if max_tokens == 0 else max_tokens,  # 0 is Anthropic's cache warm-up
             stop=_decode_stop(body.get("stop_sequences")),
             reasoning_effort=effort,
             thinking_budget=thinking_budget,
-            extra_body={k: v for k, v in body.items() if k not in _KNOWN_FIELDS},
+            extra_body=extra,
         )
-        return IncomingRequest(chat, include_usage=True)
+        # An Anthropic backend gets `thinking` and `output_config` as they came.
+        native_extra = {
+            **extra,
+            **{k: body[k] for k in ("thinking", "output_config") if body.get(k) is not None},
+        }
+        native: dict[str, Any] = {
+            "messages": turns.messages,
+            "tools": native_tools,
+            "max_tokens": max_tokens,
+            "extra_body": native_extra,
+        }
+        if thinking is not None:
+            native.update(thinking_budget=None, reasoning_effort=None)
+        return AnthropicIncomingRequest(
+            chat,
+            include_usage=True,
+            native=native,
+            same_format_only=turns.refused,
+            dropped_elsewhere=turns.dropped,
+            show_reasoning=wants_thinking(chat) and display != "omitted",
+            cache_only=max_tokens == 0,
+        )
 
     def response_encoder(self, request: IncomingRequest, *, response_id: str) -> AnthropicEncoder:
         """An encoder for the answer to `request`; it shows unsigned reasoning when the
-        client asked for thinking."""
+        client asked for thinking (and did not ask to omit it)."""
+        if isinstance(request, AnthropicIncomingRequest):
+            show, cache_only = request.show_reasoning, request.cache_only
+        else:
+            show, cache_only = wants_thinking(request.chat), False
         return AnthropicEncoder(
             model=request.chat.model,
             response_id=response_id,
-            show_reasoning=wants_thinking(request.chat),
+            show_reasoning=show,
+            cache_only=cache_only,
         )
 
     def error_body(self, status: int, error_type: str, message: str) -> dict[str, Any]:
@@ -332,89 +399,232 @@ def _decode_stop(value: Any) -> list[str] | None:
     return value or None
 
 
-def _decode_system(system: Any) -> SystemMessage | None:
-    if isinstance(system, str):
-        return SystemMessage(system) if system else None
-    if not isinstance(system, list):
-        raise RequestDecodeError("'system' must be a string or a list of text blocks")
-    for block in system:
-        if not isinstance(block, dict) or block.get("type") != "text":
-            raise RequestDecodeError("'system' blocks must be text blocks")
-        if not isinstance(block.get("text"), str):
-            raise RequestDecodeError("a 'system' text block needs a string 'text'")
-    return SystemMessage(list(system)) if system else None
-
-
-def _decode_turn(message: Any, position: int, tool_names: dict[str, str]) -> list[BaseMessage]:
-    where = f"messages[{position}]"
-    if not isinstance(message, dict):
-        raise RequestDecodeError(f"{where} must be an object")
-    role = message.get("role")
-    if role not in ("user", "assistant"):
-        raise RequestDecodeError(f"{where}.role must be 'user' or 'assistant', got {role!r}")
-    content = message.get("content")
-    if isinstance(content, str):
-        return [HumanMessage(content) if role == "user" else AIMessage(content)]
-    if not isinstance(content, list):
-        raise RequestDecodeError(f"{where}.content must be a string or a list of blocks")
-    for number, block in enumerate(content):
-        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-            raise RequestDecodeError(
-                f"{where}.content[{number}] must be a content block with a 'type'"
-            )
-    if role == "user":
-        return _decode_user(content, where, tool_names)
-    return [_decode_assistant(content, where, tool_names)]
-
-
-def _decode_user(
-    blocks: list[dict[str, Any]], where: str, tool_names: dict[str, str]
-) -> list[BaseMessage]:
-    decoded: list[BaseMessage] = []
-    rest: list[str | dict[str, Any]] = []
+def _text_blocks(blocks: Any, where: str, allowed: frozenset[str]) -> list[str | dict[str, Any]]:
+    """System content blocks, checked: text blocks with a string `text`, and `allowed`."""
+    if not isinstance(blocks, list):
+        raise RequestDecodeError(f"'{where}' must be a string or a list of text blocks")
     for block in blocks:
-        kind = block["type"]
-        if kind == "tool_result":
-            decoded.append(_decode_tool_result(block, where, tool_names))
-        elif kind in ("tool_use", "server_tool_use"):
-            raise RequestDecodeError(f"{where}: a user turn cannot contain a {kind} block")
-        elif kind in ("thinking", "redacted_thinking"):
-            continue  # reasoning in a user turn means nothing to any model
-        else:
-            rest.append(block)
-    if rest or not decoded:
-        decoded.append(HumanMessage(rest))
-    return decoded
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind != "text" and kind not in allowed:
+            raise RequestDecodeError(f"'{where}' blocks must be text blocks")
+        if kind == "text" and not isinstance(block.get("text"), str):
+            raise RequestDecodeError(f"a '{where}' text block needs a string 'text'")
+    return blocks
 
 
-def _decode_tool_result(
-    block: dict[str, Any], where: str, tool_names: dict[str, str]
-) -> ToolMessage:
-    call_id = block.get("tool_use_id")
-    if not isinstance(call_id, str) or not call_id:
-        raise RequestDecodeError(f"{where}: a tool_result block needs a 'tool_use_id'")
-    content = block.get("content")
-    if content is None:
-        content = ""
-    elif isinstance(content, list):
-        if not all(isinstance(b, dict) and isinstance(b.get("type"), str) for b in content):
-            raise RequestDecodeError(f"{where}: tool_result content blocks need a 'type'")
-    elif not isinstance(content, str):
-        raise RequestDecodeError(f"{where}: tool_result content must be a string or blocks")
-    return ToolMessage(
-        content=content,
-        tool_call_id=call_id,
-        name=tool_names.get(call_id),
-        status="error" if block.get("is_error") else "success",
+def _joined_text(content: str | list[str | dict[str, Any]]) -> str:
+    """The text of system content, blocks joined with a newline."""
+    if isinstance(content, str):
+        return content
+    return "\n".join(
+        b["text"] for b in content if isinstance(b, dict) and b.get("type") == "text" and b["text"]
     )
+
+
+class _TurnDecoder:
+    """`system` and `messages` in two views: Anthropic's own (`messages`: every block as
+    the client sent it, system turns in place) and the neutral one other formats get
+    (`neutral_messages()`: the system text of every source merged in order, Anthropic-
+    only blocks made portable, refused or left out)."""
+
+    def __init__(self) -> None:
+        self.messages: list[BaseMessage] = []
+        self.neutral: list[BaseMessage] = []
+        self.system_text: list[str | None] = []  # None: cleared by a later user turn
+        self.tool_names: dict[str, str] = {}
+        self.refused: dict[str, str] = {}
+        self.dropped: list[str] = []
+        self._clear_at_user: list[int] = []  # system_text entries a user turn clears
+
+    def neutral_messages(self) -> list[BaseMessage]:
+        text = "\n".join(t for t in self.system_text if t)
+        return [SystemMessage(text), *self.neutral] if text else list(self.neutral)
+
+    def system(self, system: Any) -> None:
+        if isinstance(system, str):
+            if system:
+                self.messages.append(SystemMessage(system))
+                self.system_text.append(system)
+            return
+        blocks = _text_blocks(system, "system", frozenset())
+        if blocks:
+            self.messages.append(SystemMessage(list(blocks)))
+            self.system_text.append(_joined_text(blocks))
+
+    def turn(self, message: Any, position: int) -> None:
+        where = f"messages[{position}]"
+        if not isinstance(message, dict):
+            raise RequestDecodeError(f"{where} must be an object")
+        role = message.get("role")
+        if role == "system":
+            self._system_turn(message, where)
+            return
+        if role not in ("user", "assistant"):
+            raise RequestDecodeError(
+                f"{where}.role must be 'user', 'assistant' or 'system', got {role!r}"
+            )
+        content = message.get("content")
+        if isinstance(content, str):
+            decoded: BaseMessage = HumanMessage(content) if role == "user" else AIMessage(content)
+            self._add(decoded, decoded, user=role == "user")
+            return
+        if not isinstance(content, list):
+            raise RequestDecodeError(f"{where}.content must be a string or a list of blocks")
+        for number, block in enumerate(content):
+            if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+                raise RequestDecodeError(
+                    f"{where}.content[{number}] must be a content block with a 'type'"
+                )
+        if role == "user":
+            self._user(content, where)
+        else:
+            ai = _decode_assistant(content, where, self.tool_names)
+            self._add(ai, ai, user=False)
+
+    def _add(self, own: BaseMessage, neutral: BaseMessage, *, user: bool) -> None:
+        if user:
+            for index in self._clear_at_user:
+                self.system_text[index] = None
+            self._clear_at_user.clear()
+        self.messages.append(own)
+        self.neutral.append(neutral)
+
+    def _system_turn(self, message: dict[str, Any], where: str) -> None:
+        """A `role: system` turn: in place for Anthropic, merged into the system text for
+        other formats (and left out there when `clear_at` cleared it)."""
+        content = message.get("content")
+        if content is None:
+            content = ""
+        elif not isinstance(content, str):
+            content = _text_blocks(
+                content, f"{where}.content", frozenset({"tool_addition", "tool_removal"})
+            )
+        fields = {k: v for k, v in message.items() if k not in ("role", "content")}
+        self.messages.append(SystemMessage(content, additional_kwargs={SYSTEM_TURN: fields}))
+        if isinstance(content, list):
+            self.dropped.extend(
+                f"{where}: {b['type']} block" for b in content if b["type"] != "text"
+            )
+        if message.get("output_config") is not None:
+            self.dropped.append(f"{where}.output_config")
+        self.system_text.append(_joined_text(content))
+        if message.get("clear_at") == "next_user_message":
+            self._clear_at_user.append(len(self.system_text) - 1)
+
+    def _user(self, blocks: list[dict[str, Any]], where: str) -> None:
+        results: list[tuple[ToolMessage, ToolMessage]] = []
+        rest: list[str | dict[str, Any]] = []
+        portable: list[str | dict[str, Any]] = []
+        for number, block in enumerate(blocks):
+            kind = block["type"]
+            at = f"{where}.content[{number}]"
+            if kind == "tool_result":
+                results.append(self._tool_result(block, at))
+            elif kind in ("tool_use", "server_tool_use"):
+                raise RequestDecodeError(f"{where}: a user turn cannot contain a {kind} block")
+            elif kind in ("thinking", "redacted_thinking"):
+                continue  # reasoning in a user turn means nothing to any model
+            else:
+                rest.append(block)
+                portable.extend(self._portable(block, at))
+        for own, neutral in results:
+            self._add(own, neutral, user=True)
+        if rest or not results:
+            human = HumanMessage(rest)
+            self._add(human, human if portable == rest else HumanMessage(portable), user=True)
+
+    def _tool_result(self, block: dict[str, Any], where: str) -> tuple[ToolMessage, ToolMessage]:
+        call_id = block.get("tool_use_id")
+        if not isinstance(call_id, str) or not call_id:
+            raise RequestDecodeError(f"{where}: a tool_result block needs a 'tool_use_id'")
+        content = block.get("content")
+        portable: str | list[str | dict[str, Any]]
+        if content is None:
+            content = portable = ""
+        elif isinstance(content, list):
+            if not all(isinstance(b, dict) and isinstance(b.get("type"), str) for b in content):
+                raise RequestDecodeError(f"{where}: tool_result content blocks need a 'type'")
+            portable = [
+                p for n, b in enumerate(content) for p in self._portable(b, f"{where}.content[{n}]")
+            ]
+        elif isinstance(content, str):
+            portable = content
+        else:
+            raise RequestDecodeError(f"{where}: tool_result content must be a string or blocks")
+        extras = {k: v for k, v in block.items() if k not in _TOOL_RESULT_FIELDS}
+        own = ToolMessage(
+            content=content,
+            tool_call_id=call_id,
+            name=self.tool_names.get(call_id),
+            status="error" if block.get("is_error") else "success",
+            additional_kwargs={BLOCK_EXTRAS: extras} if extras else {},
+        )
+        if portable == content and not extras:
+            return own, own
+        return own, own.model_copy(update={"content": portable, "additional_kwargs": {}})
+
+    def _portable(self, block: dict[str, Any], where: str) -> list[dict[str, Any]]:
+        """A user block as other formats can read it: images and PDFs by data or URL as
+        they are, text documents and search results as text; Anthropic file ids are
+        refused, other Anthropic-only blocks left out."""
+        kind = block["type"]
+        if kind == "text":
+            return [block]
+        source = block.get("source")
+        if kind in ("image", "document") and isinstance(source, dict):
+            source_type = source.get("type")
+            if source_type == "file":
+                self.refused[where] = (
+                    f"an Anthropic Files API id ({source.get('file_id')}) means nothing to "
+                    "another provider"
+                )
+                return []
+            if source_type == "text":
+                return [{"type": "text", "text": _document_text(block, str(source.get("data")))}]
+            if source_type == "content":
+                inner = source.get("content")
+                if isinstance(inner, str):
+                    return [{"type": "text", "text": _document_text(block, inner)}]
+                if isinstance(inner, list):
+                    return [
+                        p
+                        for n, b in enumerate(inner)
+                        if isinstance(b, dict)
+                        for p in self._portable(b, f"{where}.source.content[{n}]")
+                    ]
+            return [block]  # base64 or URL: every format reads these
+        if kind == "search_result":
+            return [{"type": "text", "text": _search_result_text(block)}]
+        if kind == "compaction" and isinstance(block.get("content"), str):
+            return [{"type": "text", "text": block["content"]}]
+        self.dropped.append(f"{where} ({kind})")
+        return []
+
+
+def _document_text(block: dict[str, Any], text: str) -> str:
+    title = block.get("title")
+    head = f'<document title="{title}">' if isinstance(title, str) and title else "<document>"
+    return f"{head}\n{text}\n</document>"
+
+
+def _search_result_text(block: dict[str, Any]) -> str:
+    texts = [
+        b["text"]
+        for b in block.get("content") or ()
+        if isinstance(b, dict) and isinstance(b.get("text"), str)
+    ]
+    source, title = block.get("source", ""), block.get("title", "")
+    body = "\n".join(texts)
+    return f'<search_result source="{source}" title="{title}">\n{body}\n</search_result>'
 
 
 def _decode_assistant(
     blocks: list[dict[str, Any]], where: str, tool_names: dict[str, str]
 ) -> AIMessage:
-    texts: list[str] = []
+    texts: list[dict[str, Any]] = []
     calls: list[ToolCall] = []
     invalid: list[InvalidToolCall] = []
+    call_extras: dict[str, Any] = {}
     thinking: list[dict[str, Any]] = []
     reasoning: list[str] = []
     server: list[dict[str, Any]] = []
@@ -425,12 +635,15 @@ def _decode_assistant(
             if not isinstance(text, str):
                 raise RequestDecodeError(f"{where}: a text block needs a string 'text'")
             if text:
-                texts.append(text)
+                texts.append(block)
         elif kind == "tool_use":
             call_id, name, args = block.get("id"), block.get("name"), block.get("input")
             if not isinstance(call_id, str) or not call_id or not isinstance(name, str):
                 raise RequestDecodeError(f"{where}: a tool_use block needs an 'id' and a 'name'")
             tool_names[call_id] = name
+            extras = {k: v for k, v in block.items() if k not in _TOOL_USE_FIELDS}
+            if extras:  # `cache_control`, `caller`: sent back with the call
+                call_extras[call_id] = {BLOCK_EXTRAS: extras}
             if args is None:
                 args = {}
             if isinstance(args, dict):
@@ -473,19 +686,26 @@ def _decode_assistant(
         kwargs[THINKING_BLOCKS] = thinking
     if server:
         kwargs[SERVER_TOOL_BLOCKS] = server
+    if call_extras:
+        kwargs[TOOL_CALL_EXTRAS] = call_extras
     body: str | list[str | dict[str, Any]]
-    if len(texts) > 1:
-        body = [{"type": "text", "text": text} for text in texts]
+    if len(texts) > 1 or any(len(t) > 2 for t in texts):  # several, or with citations, ...
+        body = list(texts)
     else:
-        body = texts[0] if texts else ""
+        body = texts[0]["text"] if texts else ""
     return AIMessage(
         content=body, tool_calls=calls, invalid_tool_calls=invalid, additional_kwargs=kwargs
     )
 
 
-def _decode_tools(tools: Any) -> list[dict[str, Any]] | None:
+def _decode_tools(
+    tools: Any, dropped: list[str]
+) -> tuple[list[dict[str, Any]] | None, list[dict[str, Any]] | None]:
+    """`(function tools, the tools as given)`: other formats get the client's own tools
+    as function tools, an Anthropic backend gets every tool as it came (server tools,
+    `cache_control`, `defer_loading`, ...)."""
     if tools is None:
-        return None
+        return None, None
     if not isinstance(tools, list):
         raise RequestDecodeError("'tools' must be a list")
     decoded: list[dict[str, Any]] = []
@@ -494,7 +714,8 @@ def _decode_tools(tools: Any) -> list[dict[str, Any]] | None:
             raise RequestDecodeError(f"tools[{number}] must be an object")
         kind = tool.get("type")
         if kind not in (None, "custom"):
-            decoded.append(tool)  # a server tool (`web_search_20250305`, `bash_...`, ...)
+            # A server tool (`web_search_20250305`, `bash_...`, `mcp_toolset`): Anthropic's.
+            dropped.append(f"tools[{number}] ({kind} {tool.get('name') or ''})".rstrip())
             continue
         name = tool.get("name")
         schema = tool.get("input_schema")
@@ -508,7 +729,7 @@ def _decode_tools(tools: Any) -> list[dict[str, Any]] | None:
         if tool.get("strict") is not None:
             function["strict"] = tool["strict"]
         decoded.append({"type": "function", "function": function})
-    return decoded or None
+    return decoded or None, list(tools) or None
 
 
 def _decode_tool_choice(choice: Any) -> tuple[ToolChoice | None, bool | None]:
@@ -534,16 +755,24 @@ def _decode_tool_choice(choice: Any) -> tuple[ToolChoice | None, bool | None]:
     return decoded, parallel
 
 
-def _decode_thinking(thinking: Any, output_config: Any) -> tuple[int | None, str | None]:
-    """`(thinking_budget, reasoning_effort)`; an effort only when thinking is on, since an
-    effort alone would switch thinking on for other backends."""
+def _decode_thinking(
+    thinking: Any, output_config: Any
+) -> tuple[int | None, str | None, str | None]:
+    """`(thinking_budget, reasoning_effort, display)` for other formats; an effort only
+    when thinking is on, since an effort alone would switch thinking on elsewhere.
+
+    `enabled` gives its budget; `adaptive`, `between_tools` and types newer than this
+    module give the effort of `output_config` (Anthropic's default, `high`, when absent);
+    `disabled` gives nothing.
+    """
     if thinking is None:
-        return None, None
-    if not isinstance(thinking, dict):
-        raise RequestDecodeError("'thinking' must be an object")
-    kind = thinking.get("type")
+        return None, None, None
+    if not isinstance(thinking, dict) or not isinstance(thinking.get("type"), str):
+        raise RequestDecodeError("'thinking' must be an object with a 'type'")
+    kind = thinking["type"]
+    display = thinking.get("display")
     if kind == "disabled":
-        return None, None
+        return None, None, None
     config = output_config if isinstance(output_config, dict) else {}
     effort = config.get("effort")
     mapped = _EFFORTS.get(effort, effort) if isinstance(effort, str) else None
@@ -551,17 +780,18 @@ def _decode_thinking(thinking: Any, output_config: Any) -> tuple[int | None, str
         budget = thinking.get("budget_tokens")
         if isinstance(budget, bool) or not isinstance(budget, int) or budget < 0:
             raise RequestDecodeError("thinking of type 'enabled' needs an integer 'budget_tokens'")
-        return budget, mapped
-    if kind == "adaptive":
-        return None, mapped or _DEFAULT_EFFORT
-    raise RequestDecodeError(f"unsupported thinking type {kind!r}")
+        return budget, mapped, display
+    if kind not in ("adaptive", "between_tools"):
+        proxy_logger.debug("anthropic: thinking type %r read as adaptive thinking", kind)
+    return None, mapped or _DEFAULT_EFFORT, display
 
 
-def _decode_output_format(output_config: Any) -> dict[str, Any] | None:
+def _decode_output_format(output_config: Any, dropped: list[str]) -> dict[str, Any] | None:
     if output_config is None:
         return None
     if not isinstance(output_config, dict):
         raise RequestDecodeError("'output_config' must be an object")
+    dropped.extend(f"output_config.{k}" for k in output_config if k not in ("effort", "format"))
     fmt = output_config.get("format")
     if fmt is None:
         return None
@@ -632,6 +862,7 @@ _PING = b'event: ping\ndata: {"type":"ping"}\n\n'
 _MESSAGE_STOP = b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
 
 _NONE, _TEXT, _THINKING, _TOOL, _WHOLE = range(5)
+_METADATA_EVENTS = (Usage, Finish, ResponseInfo)  # what a cache-only answer keeps
 _REFUSAL_BLOCK = -1  # `TextDelta.block`-like key of the refusal text block
 
 
@@ -665,14 +896,24 @@ class AnthropicEncoder(ResponseEncoder):
         response_id: The message id (`msg_...`).
         show_reasoning: Show unsigned reasoning as `thinking` blocks (the client asked for
             thinking). Signed reasoning is always shown.
+        cache_only: The client sent `max_tokens: 0` (it only fills the prompt cache): no
+            content is sent, and the stop reason is `max_tokens`.
     """
 
     announces_input_tokens = True
 
-    def __init__(self, *, model: str, response_id: str, show_reasoning: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        model: str,
+        response_id: str,
+        show_reasoning: bool = True,
+        cache_only: bool = False,
+    ) -> None:
         self.model = model
         self.response_id = response_id
         self.show_reasoning = show_reasoning
+        self.cache_only = cache_only
         self._started = False
         self._usage: Usage | None = None
         self._finish: Finish | None = None
@@ -726,6 +967,8 @@ class AnthropicEncoder(ResponseEncoder):
 
     def encode(self, events: list[StreamEvent]) -> bytes:
         frames: list[bytes] = [] if self._started else [self._message_start()]
+        if self.cache_only:
+            events = [e for e in events if type(e) in _METADATA_EVENTS]
         for event in events:
             self._feed(event, frames)
         return b"".join(frames)
@@ -943,6 +1186,8 @@ class AnthropicEncoder(ResponseEncoder):
     # --- shared ------------------------------------------------------------------------
 
     def _stop_reason(self) -> str:
+        if self.cache_only:
+            return "max_tokens"
         return stop_reason(self._finish, self._tool_blocks > 0)
 
     def _sequence(self) -> str | None:
@@ -954,6 +1199,8 @@ class AnthropicEncoder(ResponseEncoder):
 
     def complete(self, events: list[StreamEvent]) -> dict[str, Any]:
         """The `message` object: blocks in the order their content arrived."""
+        if self.cache_only:
+            events = [e for e in events if type(e) in _METADATA_EVENTS]
         content: list[dict[str, Any]] = []
         open_kind, open_key = _NONE, 0
         texts: list[str] = []  # pieces of the open text / thinking block

@@ -155,6 +155,7 @@ _BLOCK_NUMBERS = {1: "SAFETY", 2: "OTHER", 3: "BLOCKLIST", 4: "PROHIBITED_CONTEN
 _TOOL_FAILURES = frozenset({"MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL"})
 
 _TOOL_CHOICE_MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY", "any": "ANY"}
+_THINKING_LEVELS = {"max": "XHIGH"}  # OpenAI's and Anthropic's top effort; Gemini's is XHIGH
 _NATIVE_PART_KEYS = frozenset(
     {
         "text",
@@ -318,6 +319,8 @@ def _generation_config(request: ChatRequest) -> dict[str, Any]:
         ("maxOutputTokens", request.max_tokens),
         ("stopSequences", request.stop),
         ("seed", request.seed),
+        ("presencePenalty", request.presence_penalty),
+        ("frequencyPenalty", request.frequency_penalty),
     ):
         if value is not None:
             config[key] = value
@@ -356,14 +359,16 @@ def _response_format(response_format: dict[str, Any]) -> dict[str, Any]:
 
 
 def _thinking_config(budget: int | None, effort: str | None) -> dict[str, Any]:
+    """Gemini refuses a level and a budget together: a budget wins over an effort, except
+    the dynamic one (`-1`), which means no budget."""
     thinking: dict[str, Any] = {}
-    if budget is not None:
+    if budget is not None and not (budget == -1 and effort):
         thinking["thinkingBudget"] = budget
     if effort:
         if effort.lower() in ("none", "off"):
             thinking.setdefault("thinkingBudget", 0)
-        else:
-            thinking["thinkingLevel"] = effort.upper()
+        elif "thinkingBudget" not in thinking:
+            thinking["thinkingLevel"] = _THINKING_LEVELS.get(effort.lower(), effort.upper())
     if thinking and thinking.get("thinkingBudget") != 0:
         thinking["includeThoughts"] = True
     return thinking

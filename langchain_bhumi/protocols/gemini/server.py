@@ -7,9 +7,13 @@ array streamed element by element) or one whole response. It is the inverse of t
 client direction in `client.py`, and keeps its conventions, so that a conversation that
 went through the proxy replays to a Gemini backend exactly.
 
-Requests (camelCase or snake_case field names, as the API accepts):
+Requests (camelCase or snake_case field names, as the API accepts). A Gemini backend gets
+`contents`, `systemInstruction`, the tools, `toolConfig` and every field below without a
+neutral one exactly as the client sent them (`IncomingRequest.native`); the neutral
+`chat` is what other formats get:
 
-- `systemInstruction` text parts become `SystemMessage`s, one per part.
+- `systemInstruction` (a content, its `parts` optional; or the SDKs' shorthands: a part,
+  parts, a string): its text parts as one `SystemMessage`, one part a line.
 - `contents`: consecutive contents of one role are one turn (SDK chat helpers record a
   streamed answer as one model content per chunk). A `model` turn becomes one
   `AIMessage`: text, `thought: true` parts as reasoning blocks (`{"type": "reasoning"}`,
@@ -36,26 +40,29 @@ Requests (camelCase or snake_case field names, as the API accepts):
   `additional_kwargs["tool_call_extras"][id]["google"]["thought_signature"]` (with the
   `native_id` flag when the client sent the id, so it is sent back), the first one on
   any other part in `additional_kwargs["extra_content"]["google"]["thought_signature"]`.
+- A `fileData` URI of the Files API or Cloud Storage is readable only with Gemini's key:
+  other formats get a 400 naming the part.
 - `tools`: `functionDeclarations` become OpenAI-style function tools with a JSON Schema
   (`parametersJsonSchema` as is, `parameters` converted back by `from_gemini_schema`).
-  Native tools (`googleSearch`, `codeExecution`, `urlContext`, ...) go to
-  `extra_body["tools"]`: they reach a Gemini backend (whose encoder appends them to the
-  declarations) and no other, which could not run them anyway.
+  Native tools (`googleSearch`, `codeExecution`, `urlContext`, ...) only a Gemini backend
+  gets: other formats could not run them.
 - `toolConfig.functionCallingConfig`: AUTO -> `"auto"`, NONE -> `"none"`, ANY ->
-  `"required"`, ANY with one allowed name -> that name, ANY with several -> `"required"`
-  with the function tools narrowed to the allowed ones (the same choice, said another
-  way); VALIDATED -> `"auto"`. What cannot be said neutrally (several names, VALIDATED,
-  `retrievalConfig`) is also kept verbatim in `extra_body["toolConfig"]`.
+  `"required"`, ANY with one allowed name -> that name; `allowedFunctionNames` in any
+  other case -> the function tools narrowed to the allowed ones (the same choice, said
+  another way); VALIDATED -> `"auto"`.
 - `generationConfig`: temperature, topP, topK, maxOutputTokens, stopSequences, seed;
   `candidateCount` other than 1 is refused; `responseMimeType: application/json` with
   `responseSchema` (converted back) or `responseJsonSchema` -> a `json_schema`
   `response_format`, without a schema -> `json_object`; `thinkingConfig.thinkingBudget`
   -> `thinking_budget` (`-1`, dynamic, means unset), `thinkingLevel` ->
   `reasoning_effort`, `includeThoughts` decides whether reasoning is sent back (as the
-  real API does). The other generation fields, and `thinkingConfig` verbatim, go to
-  `extra_body["generationConfig"]`.
-- Everything else (`safetySettings`, `cachedContent`, `labels`, ...) goes to
-  `extra_body` (keys in camelCase), which the proxy forwards to Gemini backends only.
+  real API does); `presencePenalty`, `frequencyPenalty` -> the penalties. The other
+  generation fields (`responseModalities`, `speechConfig`, `mediaResolution`,
+  `responseLogprobs`, `logprobs`, ...) only a Gemini backend gets; an answer in another
+  modality than text (`responseModalities`, `responseFormat`) is a 400 for other formats.
+- Everything else (`safetySettings`, `labels`, `serviceTier`, ...) only a Gemini backend
+  gets (keys in camelCase). `cachedContent` names a prompt cached in a Gemini project:
+  other formats get a 400 rather than a prompt without it.
 
 Responses:
 
@@ -126,6 +133,7 @@ from langchain_bhumi.protocols.base import (
     ResponseEncoder,
     ServerCodec,
     ToolChoice,
+    proxy_logger,
 )
 from langchain_bhumi.protocols.gemini.client import (
     EXTRA_CONTENT,
@@ -159,7 +167,8 @@ _GENERATION_FIELDS = frozenset(
         "max_output_tokens", "stopSequences", "stop_sequences", "seed", "candidateCount",
         "candidate_count", "responseMimeType", "response_mime_type", "responseSchema",
         "response_schema", "responseJsonSchema", "response_json_schema",
-        "_responseJsonSchema", "thinkingConfig", "thinking_config",
+        "_responseJsonSchema", "thinkingConfig", "thinking_config", "presencePenalty",
+        "presence_penalty", "frequencyPenalty", "frequency_penalty",
     }
 )  # fmt: skip
 _FUNCTION_MODES = {
@@ -205,6 +214,7 @@ _STATUS_NAMES = {
 }
 _STATUS_VALUES = frozenset(_STATUS_NAMES.values()) | {"FAILED_PRECONDITION", "UNKNOWN"}
 _MEDIA_KINDS = ("image", "audio", "video")
+_GEMINI_FILE_URIS = ("https://generativelanguage.googleapis.com/", "gs://")
 _DEFAULT_INPUT_LIMIT = 1_048_576
 _DEFAULT_OUTPUT_LIMIT = 65_536
 
@@ -301,28 +311,56 @@ class GeminiServer(ServerCodec):
         if not isinstance(contents, list) or not contents:
             raise RequestDecodeError("'contents' must be a non-empty list")
 
-        extra: dict[str, Any] = {}
-        messages = _system_messages(_get(body, "systemInstruction", "system_instruction"))
-        messages.extend(decode_contents(contents))
-        tools = _decode_tools(body.get("tools"), extra)
+        # `extra`: what a Gemini backend gets as sent (merged over what its encoder makes
+        # of `chat`, so `contents` and `systemInstruction` arrive exactly as the client
+        # sent them); `unsent`: what other formats lack.
+        instruction = _get(body, "systemInstruction", "system_instruction")
+        extra: dict[str, Any] = {"contents": contents}
+        if isinstance(instruction, dict) and "text" not in instruction:  # a content
+            extra["systemInstruction"] = instruction
+        unsent: list[str] = []
+        system = _system_texts(instruction)
+        conversation = decode_contents(contents)
+        tools, native_tools = _decode_tools(body.get("tools"), unsent)
         tool_choice, tools = _decode_tool_config(
-            _get(body, "toolConfig", "tool_config"), tools, extra
+            _get(body, "toolConfig", "tool_config"), tools, extra, unsent
         )
         chat = ChatRequest(
             model=name,
-            messages=messages,
+            # One system text for other formats (local chat templates take one).
+            messages=[SystemMessage("\n".join(system)), *conversation] if system else conversation,
             stream=bool(stream),
             tools=tools or None,
             tool_choice=tool_choice,
         )
+        refused: dict[str, str] = {}
         include_thoughts = _decode_generation_config(
-            _get(body, "generationConfig", "generation_config"), chat, extra
+            _get(body, "generationConfig", "generation_config"), chat, extra, unsent, refused
         )
         for key, value in body.items():
             if key not in _KNOWN_FIELDS:
                 extra[_camel(key)] = value
-        chat.extra_body = extra
-        return GeminiIncomingRequest(chat, sse=sse, include_thoughts=include_thoughts)
+                unsent.append(_camel(key))
+        refused.update(_gemini_only_files(contents))
+        cached = extra.get("cachedContent")
+        if cached:
+            refused["cachedContent"] = (
+                f"{cached} is a prompt cached in a Gemini project; another backend would "
+                "answer without it"
+            )
+        native: dict[str, Any] = {"extra_body": extra}
+        if chat.response_format is not None:
+            native["response_format"] = None  # the schema goes as given, in `extra`
+        if native_tools:
+            native["tools"] = native_tools
+        return GeminiIncomingRequest(
+            chat,
+            sse=sse,
+            native=native,
+            same_format_only=refused,
+            dropped_elsewhere=unsent,
+            include_thoughts=include_thoughts,
+        )
 
     def response_encoder(self, request: IncomingRequest, *, response_id: str) -> GeminiEncoder:
         """An SSE encoder, or a JSON-array one when `request.sse` is false."""
@@ -381,21 +419,36 @@ def _camel(key: str) -> str:
     return head + "".join(word[:1].upper() + word[1:] for word in rest) if rest else key
 
 
-def _system_messages(instruction: Any) -> list[BaseMessage]:
+def _system_texts(instruction: Any) -> list[str]:
+    """The text parts of `systemInstruction`: a content (`parts` optional, `role`
+    ignored), a list of parts, a part, or a string (the SDKs' shorthands)."""
     if instruction is None:
         return []
-    if isinstance(instruction, str):
-        return [SystemMessage(content=instruction)] if instruction else []
-    if isinstance(instruction, dict):
+    parts: Any = instruction
+    if isinstance(instruction, dict) and "text" not in instruction:
         parts = instruction.get("parts")
-    elif isinstance(instruction, list):
-        parts = instruction
-    else:
-        raise RequestDecodeError("'systemInstruction' must be a content object")
+    if parts is None:
+        return []
     if not isinstance(parts, list):
-        raise RequestDecodeError("'systemInstruction.parts' must be a list")
-    texts = [p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str)]
-    return [SystemMessage(content=text) for text in texts if text]
+        parts = [parts]
+    texts: list[str] = []
+    for index, part in enumerate(parts):
+        if isinstance(part, str):
+            text: Any = part
+        elif isinstance(part, dict):
+            text = part.get("text")
+            if text is None:
+                proxy_logger.debug(
+                    "gemini: systemInstruction.parts[%d] is not text; left out", index
+                )
+                continue
+        else:
+            raise RequestDecodeError("'systemInstruction' must be a content, parts or text")
+        if not isinstance(text, str):
+            raise RequestDecodeError(f"systemInstruction.parts[{index}].text must be a string")
+        if text:
+            texts.append(text)
+    return texts
 
 
 @dataclass(slots=True)
@@ -484,6 +537,20 @@ def _media_block(part: dict[str, Any], where: str) -> dict[str, Any] | None:
     return None
 
 
+def _gemini_only_files(contents: list[Any]) -> dict[str, str]:
+    """`fileData` parts that only a Gemini backend can read: Files API and Cloud Storage
+    URIs (another provider has no access to them), by where they are."""
+    found: dict[str, str] = {}
+    for index, content in enumerate(contents):
+        parts = content.get("parts") if isinstance(content, dict) else None
+        for position, part in enumerate(parts if isinstance(parts, list) else ()):
+            file_data = _get(part, "fileData", "file_data") if isinstance(part, dict) else None
+            uri = _get(file_data, "fileUri", "file_uri") if isinstance(file_data, dict) else None
+            if isinstance(uri, str) and uri.startswith(_GEMINI_FILE_URIS):
+                found[_where(index, position)] = f"{uri} is readable only with Gemini's key"
+    return found
+
+
 def _kind(mime: Any) -> str:
     major = mime.split("/", 1)[0] if isinstance(mime, str) else ""
     return major if major in _MEDIA_KINDS else "file"
@@ -559,7 +626,14 @@ def _model_turn(parts: list[_Located], used_ids: set[str]) -> tuple[AIMessage, l
     if message_signature:
         kwargs[EXTRA_CONTENT] = {GOOGLE: {THOUGHT_SIGNATURE: message_signature}}
     content: str | list[str | dict[str, Any]] = "".join(texts) if plain else list(blocks)
-    return AIMessage(content=content, tool_calls=tool_calls, additional_kwargs=kwargs), calls
+    # Marked as Gemini's: its thought signatures mean nothing to another format's encoder.
+    message = AIMessage(
+        content=content,
+        tool_calls=tool_calls,
+        additional_kwargs=kwargs,
+        response_metadata={"wire_format": "gemini"},
+    )
+    return message, calls
 
 
 def _decode_call(
@@ -702,12 +776,19 @@ def _tool_message(call: _AwaitedCall, response: dict[str, Any]) -> ToolMessage:
     return ToolMessage(content=content, tool_call_id=call.id, name=call.name, status=status)
 
 
-def _decode_tools(tools: Any, extra: dict[str, Any]) -> list[dict[str, Any]]:
+def _decode_tools(
+    tools: Any, unsent: list[str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """`(function tools, the tools for a Gemini backend)`: the declarations as function
+    tools for other formats; for Gemini, the declarations as given (their schema flavour,
+    `behavior`, `response` kept) in one tool, then each native tool (`googleSearch`, ...)
+    as its own, which other formats lack (named in `unsent`)."""
     if tools is None:
-        return []
+        return [], []
     if not isinstance(tools, list):
         raise RequestDecodeError("'tools' must be a list")
     functions: list[dict[str, Any]] = []
+    given: list[dict[str, Any]] = []
     native: list[dict[str, Any]] = []
     for index, tool in enumerate(tools):
         if not isinstance(tool, dict):
@@ -720,16 +801,12 @@ def _decode_tools(tools: Any, extra: dict[str, Any]) -> list[dict[str, Any]]:
                 _decode_declaration(d, f"tools[{index}].functionDeclarations[{n}]")
                 for n, d in enumerate(declarations)
             )
-        others = {
-            _camel(k): v
-            for k, v in tool.items()
-            if k not in ("functionDeclarations", "function_declarations")
-        }
-        if others:
-            native.append(others)
-    if native:
-        extra["tools"] = native
-    return functions
+            given.extend(declarations)
+        for key, value in tool.items():
+            if key not in ("functionDeclarations", "function_declarations"):
+                native.append({_camel(key): value})
+                unsent.append(f"tools[{index}].{_camel(key)}")
+    return functions, ([{"functionDeclarations": given}] if given else []) + native
 
 
 def _decode_declaration(declaration: Any, where: str) -> dict[str, Any]:
@@ -759,7 +836,7 @@ def _decode_declaration(declaration: Any, where: str) -> dict[str, Any]:
 
 
 def _decode_tool_config(
-    config: Any, tools: list[dict[str, Any]], extra: dict[str, Any]
+    config: Any, tools: list[dict[str, Any]], extra: dict[str, Any], unsent: list[str]
 ) -> tuple[ToolChoice | None, list[dict[str, Any]]]:
     """`(tool_choice, tools)`; see the module doc."""
     if config is None:
@@ -767,7 +844,11 @@ def _decode_tool_config(
     if not isinstance(config, dict):
         raise RequestDecodeError("'toolConfig' must be an object")
     calling = _get(config, "functionCallingConfig", "function_calling_config")
-    keep = any(k not in ("functionCallingConfig", "function_calling_config") for k in config)
+    unsent.extend(
+        f"toolConfig.{_camel(k)}"
+        for k in config
+        if k not in ("functionCallingConfig", "function_calling_config")
+    )
     choice: ToolChoice | None = None
     if calling is not None:
         if not isinstance(calling, dict):
@@ -781,32 +862,47 @@ def _decode_tool_config(
             choice = None
         elif mode in _FUNCTION_MODES:
             choice = _FUNCTION_MODES[mode]
-            keep = keep or mode == "VALIDATED"
         else:
             raise RequestDecodeError(f"unknown functionCallingConfig mode {mode!r}")
-        if mode == "ANY" and names:
+        if mode == "VALIDATED":
+            unsent.append("functionCallingConfig mode VALIDATED (sent as AUTO)")
+        unsent.extend(
+            f"functionCallingConfig.{_camel(k)}"
+            for k in calling
+            if _camel(k) not in ("mode", "allowedFunctionNames")
+        )
+        if names and mode != "NONE":
             known = {t["function"]["name"] for t in tools}
             missing = [n for n in names if n not in known]
             if missing:
                 raise RequestDecodeError(
                     f"allowedFunctionNames names undeclared functions: {', '.join(missing)}"
                 )
-            if len(names) == 1:
+            if len(names) == 1 and mode == "ANY":
                 choice = names[0]
-            else:
+            else:  # the same choice, said by offering only the allowed functions
                 allowed = set(names)
                 tools = [t for t in tools if t["function"]["name"] in allowed]
-                keep = True
-    if keep:
-        kept = {_camel(k): v for k, v in config.items()}
-        if isinstance(calling, dict):
-            kept["functionCallingConfig"] = {_camel(k): v for k, v in calling.items()}
-        extra["toolConfig"] = kept
+    kept = {_camel(k): v for k, v in config.items()}
+    if isinstance(calling, dict):
+        kept["functionCallingConfig"] = {_camel(k): v for k, v in calling.items()}
+    extra["toolConfig"] = kept
     return choice, tools
 
 
-def _decode_generation_config(config: Any, chat: ChatRequest, extra: dict[str, Any]) -> bool:
-    """Fill `chat` from `generationConfig`; return whether the client wants thoughts."""
+def _decode_generation_config(
+    config: Any,
+    chat: ChatRequest,
+    extra: dict[str, Any],
+    unsent: list[str],
+    refused: dict[str, str],
+) -> bool:
+    """Fill `chat` from `generationConfig`; return whether the client wants thoughts.
+
+    What has no neutral field goes to `extra` (and is named in `unsent`); an answer in
+    another modality than text (`responseModalities`, `responseFormat`) only a Gemini
+    backend can give (`refused` for others).
+    """
     if config is None:
         return False
     if not isinstance(config, dict):
@@ -822,6 +918,8 @@ def _decode_generation_config(config: Any, chat: ChatRequest, extra: dict[str, A
     chat.max_tokens = int(max_tokens) if max_tokens is not None else None
     seed = _number(config, "seed", "seed")
     chat.seed = int(seed) if seed is not None else None
+    chat.presence_penalty = _number(config, "presencePenalty", "presence_penalty")
+    chat.frequency_penalty = _number(config, "frequencyPenalty", "frequency_penalty")
     stop = _get(config, "stopSequences", "stop_sequences")
     if stop is not None:
         if isinstance(stop, str):
@@ -829,7 +927,7 @@ def _decode_generation_config(config: Any, chat: ChatRequest, extra: dict[str, A
         if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
             raise RequestDecodeError("'stopSequences' must be a list of strings")
         chat.stop = stop or None
-    chat.response_format = _response_format(config, extra)
+    chat.response_format = _response_format(config, extra, unsent)
 
     include_thoughts = False
     thinking = _get(config, "thinkingConfig", "thinking_config")
@@ -851,7 +949,22 @@ def _decode_generation_config(config: Any, chat: ChatRequest, extra: dict[str, A
     rest = {_camel(k): v for k, v in config.items() if k not in _GENERATION_FIELDS}
     if rest:
         extra.setdefault("generationConfig", {}).update(rest)
+        unsent.extend(f"generationConfig.{k}" for k in rest)
+    other = _other_modalities(rest)
+    if other:
+        refused["generationConfig"] = f"an answer in {', '.join(other)}"
     return include_thoughts
+
+
+def _other_modalities(config: dict[str, Any]) -> list[str]:
+    """The output modalities other than text a `generationConfig` asks for."""
+    modalities = config.get("responseModalities")
+    asked = [str(m).upper() for m in modalities] if isinstance(modalities, list) else []
+    formats = config.get("responseFormat")
+    for entry in formats if isinstance(formats, list) else ():
+        if isinstance(entry, dict):
+            asked.extend(k.upper() for k in entry)
+    return sorted({m for m in asked if m not in ("TEXT", "MODALITY_UNSPECIFIED")})
 
 
 def _number(config: dict[str, Any], camel: str, snake: str) -> float | None:
@@ -863,23 +976,26 @@ def _number(config: dict[str, Any], camel: str, snake: str) -> float | None:
     return value
 
 
-def _response_format(config: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any] | None:
+def _response_format(
+    config: dict[str, Any], extra: dict[str, Any], unsent: list[str]
+) -> dict[str, Any] | None:
     mime = _get(config, "responseMimeType", "response_mime_type")
-    schema = _get(config, "responseJsonSchema", "response_json_schema")
-    if schema is None:
-        schema = config.get("_responseJsonSchema")
-    schema = lowercase_types(schema)
+    given = _get(config, "responseJsonSchema", "response_json_schema")
+    if given is None:
+        given = config.get("_responseJsonSchema")
+    schema = lowercase_types(given)
     gemini_schema = _get(config, "responseSchema", "response_schema")
     if mime in (None, "text/plain") and schema is None and gemini_schema is None:
         return None
-    if mime not in (None, "application/json"):
-        # text/x.enum and the like: only a Gemini backend can honour them.
-        generation = extra.setdefault("generationConfig", {})
-        generation["responseMimeType"] = mime
-        if gemini_schema is not None:
-            generation["responseSchema"] = gemini_schema
-        if schema is not None:
-            generation["responseJsonSchema"] = schema
+    # A Gemini backend gets the format as given (schema flavour kept).
+    generation = extra.setdefault("generationConfig", {})
+    generation["responseMimeType"] = mime or "application/json"
+    if gemini_schema is not None:
+        generation["responseSchema"] = gemini_schema
+    if given is not None:
+        generation["responseJsonSchema"] = given
+    if mime not in (None, "application/json"):  # text/x.enum and the like: Gemini's own
+        unsent.append(f"generationConfig.responseMimeType {mime}")
         return None
     if schema is None and gemini_schema is not None:
         try:

@@ -102,6 +102,11 @@ _INFO_FIELDS = {
 REASONING_DETAILS = "reasoning_details"
 EXTRA_CONTENT = "extra_content"
 
+CUSTOM_TOOL_CALL = "custom"
+"""`tool_call_extras[call_id]` flag: a call to a custom (free-text) tool, whose `input`
+argument is its text; sent back as `{"type": "custom", "custom": {"name", "input"}}`."""
+_ROLE_KEY = "__openai_role__"  # langchain-openai's: a SystemMessage sent as `developer`
+
 
 class OpenAIChatProtocol(ChatProtocol):
     """The chat-completions format, client direction."""
@@ -141,6 +146,8 @@ class OpenAIChatProtocol(ChatProtocol):
             (request.max_tokens_field, request.max_tokens),
             ("stop", request.stop),
             ("seed", request.seed),
+            ("presence_penalty", request.presence_penalty),
+            ("frequency_penalty", request.frequency_penalty),
         ):
             if value is not None:
                 body[key] = value
@@ -241,7 +248,7 @@ def encode_message(
     if isinstance(message, HumanMessage):
         role = "user"
     elif isinstance(message, SystemMessage):
-        role = "system"
+        role = "developer" if message.additional_kwargs.get(_ROLE_KEY) == "developer" else "system"
     elif isinstance(message, ChatMessage):
         role = message.role
     elif isinstance(message, FunctionMessage):
@@ -258,8 +265,8 @@ def _encode_content(content: str | list[Any]) -> str | list[dict[str, Any]]:
     if isinstance(content, str):
         return content
     parts = content_parts(content)
-    if all(isinstance(p, TextPart) for p in parts):
-        return "".join(p.text for p in parts if isinstance(p, TextPart))
+    if all(isinstance(p, TextPart) for p in parts):  # one string: blocks one a line
+        return "\n".join(p.text for p in parts if isinstance(p, TextPart))
     encoded: list[dict[str, Any]] = []
     for part in parts:
         if isinstance(part, TextPart):
@@ -305,12 +312,18 @@ def _encode_assistant(
     extras_by_id: dict[str, Any] = (
         message.additional_kwargs.get(TOOL_CALL_EXTRAS) or {} if own_state else {}
     )
+    all_extras: dict[str, Any] = message.additional_kwargs.get(TOOL_CALL_EXTRAS) or {}
+    calls: list[dict[str, Any]] = []
     pending: list[tuple[str | None, str | None, str]] = [
         (c["id"], c["name"], json.dumps(c["args"], ensure_ascii=False)) for c in message.tool_calls
     ]
     pending.extend((c["id"], c["name"], c["args"] or "") for c in message.invalid_tool_calls)
-    calls: list[dict[str, Any]] = []
     for call_id, name, arguments in pending:
+        if (all_extras.get(call_id or "") or {}).get(CUSTOM_TOOL_CALL):
+            given = json.loads(arguments).get("input") if arguments.startswith("{") else None
+            custom = {"name": name, "input": given if isinstance(given, str) else ""}
+            calls.append({"id": ids(call_id), "type": "custom", "custom": custom})
+            continue
         encoded_call = _encode_call(ids(call_id), name, arguments)
         extra = extras_by_id.get(call_id or "") or {}
         if extra.get("google"):  # Gemini's OpenAI endpoint: thought signatures ride here
@@ -367,6 +380,7 @@ class OpenAIChatStreamDecoder(FrameDecoder):
     """Decodes one chat-completions response; streamed (`feed`/`close`) or whole."""
 
     __slots__ = (
+        "_custom_open",
         "_extra_content",
         "_finish",
         "_info",
@@ -386,6 +400,7 @@ class OpenAIChatStreamDecoder(FrameDecoder):
         self._info = ResponseInfo()
         self._reasoning_details: dict[Any, dict[str, Any]] = {}
         self._extra_content: dict[str, Any] | None = None
+        self._custom_open: list[Any] = []  # keys of streamed custom calls not closed yet
 
     def new_framer(self, content_type: str) -> Framer:
         if content_type.startswith("application/json"):
@@ -438,6 +453,7 @@ class OpenAIChatStreamDecoder(FrameDecoder):
         self.done = True
 
     def close_into(self, out: list[StreamEvent]) -> list[StreamEvent]:
+        self._close_custom_inputs(out)
         self.tools.finish(out)
         if self._usage is not None:
             out.append(decode_usage(self._usage))
@@ -480,6 +496,7 @@ class OpenAIChatStreamDecoder(FrameDecoder):
             reason = choice.get("finish_reason")
             if reason:
                 self._finish = reason
+                self._close_custom_inputs(out)
                 self.tools.finish(out)
 
     def _decode_delta(self, delta: dict[str, Any], out: list[StreamEvent], whole: bool) -> None:
@@ -507,6 +524,9 @@ class OpenAIChatStreamDecoder(FrameDecoder):
                 if args is not None and not isinstance(args, str):
                     args = json.dumps(args, ensure_ascii=False)
                 key = call.get("index")
+                custom = call.get("custom")
+                if isinstance(custom, dict):  # a custom tool: its text as the `input` argument
+                    function, args = custom, self._custom_input(key, custom, whole)
                 add(
                     out,
                     key=position if whole and key is None else key,
@@ -522,6 +542,23 @@ class OpenAIChatStreamDecoder(FrameDecoder):
         extra = delta.get(EXTRA_CONTENT)
         if extra:
             self._extra_content = extra
+
+    def _custom_input(self, key: Any, custom: dict[str, Any], whole: bool) -> str | None:
+        """A custom call's text as arguments `{"input": ...}`: whole, or (streamed in
+        pieces) the opening and each piece escaped, closed by `_close_custom_inputs`."""
+        text = custom.get("input")
+        piece = json.dumps(text if isinstance(text, str) else "", ensure_ascii=False)
+        if whole:
+            return '{"input": ' + piece + "}"
+        if key not in self._custom_open:
+            self._custom_open.append(key)
+            return '{"input": ' + piece[:-1]
+        return piece[1:-1] or None
+
+    def _close_custom_inputs(self, out: list[StreamEvent]) -> None:
+        for key in self._custom_open:
+            self.tools.add(out, key=key, id=None, name=None, args='"}')
+        self._custom_open.clear()
 
     def _merge_reasoning_details(self, details: list[Any]) -> None:
         for position, detail in enumerate(details):
