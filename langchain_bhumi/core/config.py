@@ -10,6 +10,10 @@
 
 `RetryPolicy`: exponential backoff with full jitter, capped, honouring a server's
 `Retry-After` up to a limit.
+
+`DEFAULT_MAX_FRAME_SIZE`: the longest line, event or JSON element a response may hold
+(and the largest non-streamed body); past it the read fails at once instead of buffering
+without bound.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ import time
 from dataclasses import dataclass
 
 import httpx
+
+DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024
+"""16 MiB: far above any real frame (a Gemini chunk with an inline image is a few MiB)."""
 
 
 @dataclass(slots=True)
@@ -68,4 +75,4 @@ class RetryPolicy:
         return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))  # noqa: S311
 
 
-__all__ = ["RetryPolicy", "Timeouts"]
+__all__ = ["DEFAULT_MAX_FRAME_SIZE", "RetryPolicy", "Timeouts"]

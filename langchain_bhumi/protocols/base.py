@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, InvalidToolCall
 
 from langchain_bhumi.core.decoding import FrameDecoder
 from langchain_bhumi.core.events import StreamEvent
@@ -28,6 +28,23 @@ from langchain_bhumi.core.events import StreamEvent
 TOOL_CALL_EXTRAS = "tool_call_extras"
 """`additional_kwargs` key: `{tool_call_id: provider data}` that must travel back with each
 call on the next turn (Gemini thought signatures, ...)."""
+
+TOOL_CALL_ERRORS = "tool_call_errors"
+"""`additional_kwargs` key: `{tool_call_id: {"args": ..., "error": ...}}` for each invalid
+call, its arguments exactly as the model sent them and why they are invalid. A streamed
+message needs it: LangChain rebuilds `invalid_tool_calls` from the argument pieces at
+every `+`, without the reason, and the pieces of a cut call end with a character that
+stops LangChain's partial-JSON repair (see `message_builder`)."""
+
+
+def invalid_call_arguments(message: AIMessage, call: InvalidToolCall) -> str:
+    """The arguments of an invalid call as the model wrote them, to send back to it."""
+    record = (message.additional_kwargs.get(TOOL_CALL_ERRORS) or {}).get(call.get("id"))
+    exact = record.get("args") if isinstance(record, dict) else None
+    if isinstance(exact, str):
+        return exact
+    return call.get("args") or ""
+
 
 ToolChoice = str | dict[str, Any]
 """`"auto"`, `"required"`, `"none"`, a tool name, or a format-specific dict."""

@@ -14,6 +14,7 @@ provider = "llamacpp"
 base_url = "http://127.0.0.1:18080/v1"
 params = { temperature = 0 }    # defaults for every request to this backend
 drop = ["reasoning_effort"]     # options this backend rejects
+max_frame_size = 16_777_216     # longest stream line/event/element from this backend
 
 [backends.openai]
 provider = "openai"
@@ -43,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from langchain_bhumi.core.config import DEFAULT_MAX_FRAME_SIZE
 from langchain_bhumi.core.errors import ConfigurationError
 from langchain_bhumi.protocols.base import GENERATION_PARAMS
 
@@ -74,6 +76,8 @@ class BackendConfig:
     drop: tuple[str, ...] = ()
     """Request options this backend rejects, removed before sending (e.g. gemini-cli sends
     a thinking level on every request; non-reasoning models refuse `reasoning_effort`)."""
+    max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
+    """The longest line, event or JSON element this backend's streams may send (bytes)."""
 
 
 @dataclass(frozen=True)
@@ -210,6 +214,7 @@ def _backend(name: str, table: dict[str, Any], where: str) -> BackendConfig:
         header_timeout=float(table["header_timeout"]) if "header_timeout" in table else None,
         max_retries=int(table.get("max_retries", 2)),
         drop=drop,
+        max_frame_size=int(table.get("max_frame_size", DEFAULT_MAX_FRAME_SIZE)),
     )
 
 

@@ -72,6 +72,7 @@ class Backend:
             require_key=not config.passthrough_key,
             timeouts=Timeouts(idle=config.timeout, headers=config.header_timeout),
             retry=RetryPolicy(max_retries=config.max_retries),
+            max_frame_size=config.max_frame_size,
         )
 
     @property

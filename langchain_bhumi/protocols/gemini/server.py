@@ -779,7 +779,7 @@ def _decode_tool_config(
             raise RequestDecodeError("'allowedFunctionNames' must be a list of names")
         if mode in (None, "MODE_UNSPECIFIED"):
             choice = None
-        elif mode in _FUNCTION_MODES:
+        elif isinstance(mode, str) and mode in _FUNCTION_MODES:
             choice = _FUNCTION_MODES[mode]
             keep = keep or mode == "VALIDATED"
         else:

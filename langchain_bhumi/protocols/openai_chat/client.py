@@ -34,7 +34,13 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
-from langchain_bhumi.core.decoding import FrameDecoder, normalize_finish, stream_error
+from langchain_bhumi.core.decoding import (
+    FrameDecoder,
+    normalize_finish,
+    not_text,
+    stream_error,
+    token_count,
+)
 from langchain_bhumi.core.errors import (
     ConfigurationError,
     InvalidStreamDataError,
@@ -49,9 +55,15 @@ from langchain_bhumi.core.events import (
     TextDelta,
     Usage,
 )
-from langchain_bhumi.core.framing import WHOLE_BODY, Frame, Framer, SSEFramer, WholeBodyFramer
+from langchain_bhumi.core.framing import WHOLE_BODY, Frame, Framer, WholeBodyFramer, framer_for
 from langchain_bhumi.core.toolcalls import ToolCallAssembler
-from langchain_bhumi.protocols.base import TOOL_CALL_EXTRAS, ChatProtocol, ChatRequest, ToolChoice
+from langchain_bhumi.protocols.base import (
+    TOOL_CALL_EXTRAS,
+    ChatProtocol,
+    ChatRequest,
+    ToolChoice,
+    invalid_call_arguments,
+)
 from langchain_bhumi.protocols.content import (
     MediaPart,
     OtherPart,
@@ -243,7 +255,8 @@ def _encode_assistant(
             _encode_call(call["id"], call["name"], json.dumps(call["args"], ensure_ascii=False))
         )
     for invalid in message.invalid_tool_calls:
-        calls.append(_encode_call(invalid["id"], invalid["name"], invalid["args"] or ""))
+        arguments = invalid_call_arguments(message, invalid)
+        calls.append(_encode_call(invalid["id"], invalid["name"], arguments))
     for encoded_call in calls:
         extra = extras_by_id.get(encoded_call["id"]) or {}
         if extra.get("google"):  # Gemini's OpenAI endpoint: thought signatures ride here
@@ -283,14 +296,16 @@ def decode_usage(usage: dict[str, Any]) -> Usage:
     if cache_read is None:
         cache_read = usage.get("prompt_cache_hit_tokens")  # DeepSeek
     return Usage(
-        input_tokens=usage.get("prompt_tokens") or 0,
-        output_tokens=usage.get("completion_tokens") or 0,
-        total_tokens=usage.get("total_tokens"),
-        cache_read=cache_read,
-        cache_creation=prompt.get("cache_write_tokens") or prompt.get("cache_creation_tokens"),
-        reasoning=completion.get("reasoning_tokens"),
-        input_audio=prompt.get("audio_tokens"),
-        output_audio=completion.get("audio_tokens"),
+        input_tokens=token_count(usage.get("prompt_tokens")) or 0,
+        output_tokens=token_count(usage.get("completion_tokens")) or 0,
+        total_tokens=token_count(usage.get("total_tokens")),
+        cache_read=token_count(cache_read),
+        cache_creation=token_count(
+            prompt.get("cache_write_tokens") or prompt.get("cache_creation_tokens")
+        ),
+        reasoning=token_count(completion.get("reasoning_tokens")),
+        input_audio=token_count(prompt.get("audio_tokens")),
+        output_audio=token_count(completion.get("audio_tokens")),
     )
 
 
@@ -319,9 +334,8 @@ class OpenAIChatStreamDecoder(FrameDecoder):
         self._extra_content: dict[str, Any] | None = None
 
     def new_framer(self, content_type: str) -> Framer:
-        if content_type.startswith("application/json"):
-            return WholeBodyFramer()  # the server ignored "stream": true
-        return SSEFramer()
+        # JSON: a server that answered a streaming request whole.
+        return framer_for(content_type, WholeBodyFramer)
 
     @property
     def ending(self) -> str:
@@ -420,6 +434,8 @@ class OpenAIChatStreamDecoder(FrameDecoder):
                 out.append(TextDelta(content))
             elif isinstance(content, list):
                 _decode_content_list(content, out)
+            else:
+                raise not_text("content", content)
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if reasoning and isinstance(reasoning, str):
             out.append(ReasoningDelta(reasoning))
@@ -428,6 +444,8 @@ class OpenAIChatStreamDecoder(FrameDecoder):
             self._merge_reasoning_details(details)
         refusal = delta.get("refusal")
         if refusal:
+            if not isinstance(refusal, str):
+                raise not_text("refusal", refusal)
             out.append(RefusalDelta(refusal))
         calls = delta.get("tool_calls")
         if calls:
@@ -476,6 +494,8 @@ def _decode_content_list(content: list[Any], out: list[StreamEvent]) -> None:
             continue
         kind = part.get("type")
         if kind == "text" and part.get("text"):
+            if not isinstance(part["text"], str):
+                raise not_text("content[].text", part["text"])
             out.append(TextDelta(part["text"]))
         elif kind == "thinking":
             thinking = part.get("thinking")

@@ -79,11 +79,13 @@ class OpenAIChatServer(ServerCodec):
             raise RequestDecodeError("only n=1 is supported")
         stop = body.get("stop")
         options = body.get("stream_options") or {}
+        if not isinstance(options, dict):
+            raise RequestDecodeError("'stream_options' must be an object")
         chat = ChatRequest(
             model=name,
             messages=[decode_message(m) for m in body["messages"]],
             stream=bool(body.get("stream")) if stream is None else stream,
-            tools=[t for t in body.get("tools") or [] if isinstance(t, dict)] or None,
+            tools=[t for t in _list(body, "tools") if isinstance(t, dict)] or None,
             tool_choice=_decode_tool_choice(body.get("tool_choice")),
             parallel_tool_calls=body.get("parallel_tool_calls"),
             response_format=body.get("response_format"),
@@ -118,10 +120,18 @@ def _decode_tool_choice(choice: Any) -> str | dict[str, Any] | None:
     if choice is None or isinstance(choice, str):
         return choice
     if isinstance(choice, dict) and choice.get("type") == "function":
-        name = (choice.get("function") or {}).get("name")
+        function = choice.get("function")
+        name = function.get("name") if isinstance(function, dict) else None
         if name:
             return str(name)
     raise RequestDecodeError(f"unsupported tool_choice: {json.dumps(choice)[:200]}")
+
+
+def _list(body: dict[str, Any], field: str) -> list[Any]:
+    value = body.get(field) or []
+    if not isinstance(value, list):
+        raise RequestDecodeError(f"'{field}' must be a list")
+    return value
 
 
 def decode_message(message: Any) -> BaseMessage:
@@ -131,6 +141,8 @@ def decode_message(message: Any) -> BaseMessage:
     role = message.get("role")
     content = message.get("content")
     name = message.get("name")
+    if name is not None and not isinstance(name, str):
+        raise RequestDecodeError("a message's 'name' must be a string")
     if role in ("system", "developer"):
         return SystemMessage(content=_content(content), name=name)
     if role == "user":
@@ -149,7 +161,9 @@ def decode_message(message: Any) -> BaseMessage:
 def _content(content: Any) -> str | list[Any]:
     if content is None:
         return ""
-    if isinstance(content, str | list):
+    if isinstance(content, str) or (
+        isinstance(content, list) and all(isinstance(p, str | dict) for p in content)
+    ):
         return content
     raise RequestDecodeError("message content must be a string or a list of parts")
 
@@ -158,8 +172,12 @@ def _decode_assistant(message: dict[str, Any]) -> AIMessage:
     calls: list[ToolCall] = []
     invalid: list[InvalidToolCall] = []
     extras: dict[str, Any] = {}
-    for call in message.get("tool_calls") or []:
-        function = call.get("function") or {}
+    for call in _list(message, "tool_calls"):
+        function = call.get("function") or {} if isinstance(call, dict) else None
+        if not isinstance(function, dict):
+            raise RequestDecodeError("each tool call must be an object with a 'function' object")
+        if not isinstance(function.get("name", ""), str | None):
+            raise RequestDecodeError("a tool call's function 'name' must be a string")
         call_id = str(call.get("id") or "")
         raw = function.get("arguments") or ""
         if not isinstance(raw, str):  # some clients send the arguments as an object
