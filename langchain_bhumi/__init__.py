@@ -26,6 +26,7 @@ from langchain_bhumi.core.errors import (
     ServerError,
     StreamCutError,
     StreamErrorEvent,
+    UnexpectedContentTypeError,
 )
 from langchain_bhumi.providers import PROVIDERS, ProviderSpec
 
@@ -49,5 +50,6 @@ __all__ = [
     "ServerError",
     "StreamCutError",
     "StreamErrorEvent",
+    "UnexpectedContentTypeError",
     "__version__",
 ]

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model
 from typing_extensions import Self
 
 from langchain_bhumi.client import ProviderClient
-from langchain_bhumi.core.config import RetryPolicy, Timeouts
+from langchain_bhumi.core.config import DEFAULT_MAX_FRAME_SIZE, RetryPolicy, Timeouts
 from langchain_bhumi.core.errors import ConfigurationError
 from langchain_bhumi.core.text_tool_calls import TextToolCallFilter
 from langchain_bhumi.core.transport import HTTPRequest
@@ -107,6 +107,8 @@ class ChatBhumi(BaseChatModel):
             async streaming: about half the CPU per chunk.
         max_retries: Retries for 408/409/429/5xx and connection failures, before any
             output reached you.
+        max_frame_size: Longest stream line, event or JSON element, and largest
+            non-streamed answer, in bytes (16 MiB); past it the call fails at once.
 
     Instantiate:
         ```python
@@ -351,6 +353,10 @@ class ChatBhumi(BaseChatModel):
     """Connection handling of the private async pools: `"aiohttp"` (needs
     `langchain-bhumi[aiohttp]`) roughly halves the CPU per streamed chunk under high
     concurrency; `"httpx"` maps network errors more precisely."""
+    max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
+    """The longest line, event or JSON element a response stream may send, and the largest
+    non-streamed answer, in bytes (16 MiB). Past it the call fails at once with
+    `InvalidStreamDataError` naming the limit, instead of buffering without bound."""
 
     use_responses_api: bool | None = None
     """Speak OpenAI's Responses API (`/responses`) instead of chat completions, for a
@@ -390,6 +396,7 @@ class ChatBhumi(BaseChatModel):
             http_client=self.http_client,
             http_async_client=self.http_async_client,
             async_backend=self.async_backend,
+            max_frame_size=self.max_frame_size,
         )
         if self.api_key is None and self._client.api_key is not None:
             self.api_key = SecretStr(self._client.api_key)

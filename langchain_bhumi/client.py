@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 
 from langchain_bhumi._version import __version__
-from langchain_bhumi.core.config import RetryPolicy, Timeouts
+from langchain_bhumi.core.config import DEFAULT_MAX_FRAME_SIZE, RetryPolicy, Timeouts
 from langchain_bhumi.core.errors import BhumiTimeoutError
 from langchain_bhumi.core.events import StreamEvent
 from langchain_bhumi.core.first_token import FirstTokenWatch
@@ -52,6 +52,7 @@ class ProviderClient:
         http_client: httpx.Client | None = None,
         http_async_client: httpx.AsyncClient | None = None,
         async_backend: AsyncBackend = "httpx",
+        max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
     ) -> ProviderClient:
         """A client for `resolved` with its own pooled transport.
 
@@ -77,6 +78,7 @@ class ProviderClient:
             http_client=http_client,
             http_async_client=http_async_client,
             async_backend=async_backend,
+            max_frame_size=max_frame_size,
         )
         return cls(resolved, transport, api_key=key, headers=headers)
 

@@ -40,7 +40,7 @@ from langchain_bhumi.core.events import (
     ToolCallDone,
     Usage,
 )
-from langchain_bhumi.protocols.base import TOOL_CALL_EXTRAS
+from langchain_bhumi.protocols.base import TOOL_CALL_ERRORS, TOOL_CALL_EXTRAS
 
 logger = logging.getLogger("langchain_bhumi")
 
@@ -206,8 +206,11 @@ class MessageBuilder:
         LangChain aggregates streamed arguments with a partial-JSON parser that closes
         open strings and brackets, so arguments cut off by `finish_reason=length` would
         become a plausible dict and an agent would run the tool with them. The chunks
-        already sent cannot be taken back; instead one more argument piece makes the
-        aggregate unparseable, so the call lands in `invalid_tool_calls`.
+        already sent cannot be taken back, and `+` only ever appends to a call's
+        arguments (langchain-core 1.7 and 1.8 alike): so one more argument piece, one to
+        three characters, makes the aggregate unparseable and the call lands in
+        `invalid_tool_calls`. The arguments as received and the reason travel in the
+        final chunk (`TOOL_CALL_ERRORS`), and the encoders send the model its own text.
         """
         if call.index not in self._streamed and call.index not in calls:
             return  # never shown to LangChain: nothing to protect
@@ -313,6 +316,13 @@ class MessageBuilder:
         extras = {call.id: call.extras for call in self._done if call.extras}
         if extras:
             kwargs[TOOL_CALL_EXTRAS] = extras
+        errors = {
+            call.id: {"args": call.args_text, "error": call.error}
+            for call in self._done
+            if call.error is not None
+        }
+        if errors:
+            kwargs[TOOL_CALL_ERRORS] = errors
         return kwargs
 
     def _response_metadata(self) -> dict[str, Any]:

@@ -13,6 +13,10 @@
 
 `RetryPolicy`: exponential backoff with full jitter, capped, honouring a server's
 `Retry-After` up to a limit.
+
+`DEFAULT_MAX_FRAME_SIZE`: the longest line, event or JSON element a response may hold
+(and the largest non-streamed body); past it the read fails at once instead of buffering
+without bound.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ import time
 from dataclasses import dataclass
 
 import httpx
+
+DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024
+"""16 MiB: far above any real frame (a Gemini chunk with an inline image is a few MiB)."""
 
 
 @dataclass(slots=True)
@@ -73,4 +80,4 @@ class RetryPolicy:
         return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))  # noqa: S311
 
 
-__all__ = ["RetryPolicy", "Timeouts"]
+__all__ = ["DEFAULT_MAX_FRAME_SIZE", "RetryPolicy", "Timeouts"]

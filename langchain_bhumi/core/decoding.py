@@ -19,7 +19,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from langchain_bhumi.core.errors import BrokenStreamError, StreamErrorEvent
+from langchain_bhumi.core.errors import (
+    BrokenStreamError,
+    InvalidStreamDataError,
+    StreamErrorEvent,
+)
 from langchain_bhumi.core.events import Finish, StreamEvent
 from langchain_bhumi.core.framing import Frame, Framer
 
@@ -46,10 +50,26 @@ class StreamDecoder(Protocol):
         ...
 
 
+UNREADABLE = (AttributeError, IndexError, KeyError, TypeError, ValueError, RecursionError)
+"""What a decoder's dict and list accesses raise on a frame of an unexpected shape (a
+string where an object belongs, a list for an index): `FrameDecoder` turns them into
+`InvalidStreamDataError`, so a malformed response is a `BhumiError`, never a crash."""
+
+
+def unreadable(exc: BaseException, data: str) -> InvalidStreamDataError:
+    """The error for a frame (or body) a decoder could not read, quoting it."""
+    reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return InvalidStreamDataError(
+        f"a frame has a shape the decoder cannot read ({reason})", data=data
+    )
+
+
 class FrameDecoder(ABC):
     """Base of the protocol decoders: `feed` runs `decode_frames` and, if a frame fails,
     hands the events decoded before it to the error (`pending`), so the transport can
-    deliver them: nothing that arrived is lost because a later frame was bad."""
+    deliver them: nothing that arrived is lost because a later frame was bad. A frame of
+    a shape the decoder's code cannot read (see `UNREADABLE`) fails the same way, as an
+    `InvalidStreamDataError` quoting it."""
 
     __slots__ = ()
 
@@ -69,11 +89,20 @@ class FrameDecoder(ABC):
 
     def feed(self, frames: list[Frame]) -> list[StreamEvent]:
         out: list[StreamEvent] = []
+        frame = frames[0] if frames else None
         try:
-            self.decode_frames(frames, out)
+            if len(frames) == 1:
+                self.decode_frames(frames, out)
+            else:  # one at a time, so that a failure names its frame
+                for frame in frames:
+                    self.decode_frames([frame], out)
         except BrokenStreamError as exc:
             exc.pending = out
             raise
+        except UNREADABLE as exc:
+            error = unreadable(exc, frame.data if frame is not None else "")
+            error.pending = out
+            raise error from exc
         return out
 
     @abstractmethod
@@ -92,8 +121,18 @@ class FrameDecoder(ABC):
     def decode_whole(self, body: Any) -> list[StreamEvent]:
         """The events of one non-streamed response body."""
         out: list[StreamEvent] = []
-        self.decode_body(body, out)
-        return self.close_into(out)
+        try:
+            self.decode_body(body, out)
+            return self.close_into(out)
+        except UNREADABLE as exc:
+            raise unreadable(exc, _quote(body)) from exc
+
+
+def _quote(body: Any) -> str:
+    try:
+        return json.dumps(body, ensure_ascii=False)[:1000]
+    except (TypeError, ValueError):
+        return repr(body)[:1000]
 
 
 def normalize_finish(
@@ -104,10 +143,30 @@ def normalize_finish(
     after tool calls, or no reason at all with calls pending, is `tool_calls`."""
     if native is None:
         return Finish("tool_calls") if has_calls else None
+    if not isinstance(native, str):
+        raise TypeError(f"a finish reason must be a string, got {type(native).__name__}")
     reason = table.get(native, native)
     if has_calls and reason == "stop":
         reason = "tool_calls"
     return Finish(reason, native)
+
+
+def not_text(field: str, value: Any) -> TypeError:
+    """The error for a field that must hold text and holds something else."""
+    return TypeError(f"{field} must be a string, got {type(value).__name__}")
+
+
+def token_count(value: Any) -> int | None:
+    """A count from a usage object: an integer, a whole float, or a string of digits (how
+    JSON writes 64-bit integers); `None` stays `None`. Anything else is a frame of an
+    unexpected shape (`TypeError`)."""
+    if value is None or type(value) is int:
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    raise TypeError(f"a token count must be an integer, got {value!r:.40}")
 
 
 def stream_error(payload: Any) -> StreamErrorEvent:
@@ -168,9 +227,13 @@ def _parse_duration(value: Any) -> float | None:
 
 
 __all__ = [
+    "UNREADABLE",
     "FrameDecoder",
     "StreamDecoder",
     "describe_error",
     "normalize_finish",
+    "not_text",
     "stream_error",
+    "token_count",
+    "unreadable",
 ]

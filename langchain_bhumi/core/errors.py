@@ -14,7 +14,8 @@ BhumiError
 ├── BhumiConnectionError          could not connect, or the connection broke before a response
 └── BrokenStreamError             the response started but cannot be trusted
     ├── StreamCutError            the body ended before the protocol's terminator
-    ├── InvalidStreamDataError    a frame is not valid JSON / not the expected shape
+    ├── InvalidStreamDataError    a frame is not UTF-8 / JSON / the expected shape, or too long
+    │   └── UnexpectedContentTypeError  a stream answered with a type the format cannot read
     └── StreamErrorEvent          the server reported an error inside the stream
         └── ContentBlockedError   the provider refused the prompt itself (nothing generated)
 ```
@@ -223,15 +224,38 @@ class StreamCutError(BrokenStreamError):
 
 
 class InvalidStreamDataError(BrokenStreamError):
-    """A frame could not be decoded (invalid JSON or an unexpected shape).
+    """A frame could not be decoded: invalid UTF-8, invalid JSON, an unexpected shape, or
+    longer than the maximum frame size.
 
     Attributes:
-        data: The first 300 characters of the offending frame.
+        data: The first 300 characters of the offending frame (or of the bytes around the
+            offending byte).
+        offset: Where in the body the offending bytes start (bytes from its first byte),
+            when the framer knows it.
     """
 
-    def __init__(self, detail: str, *, data: str) -> None:
+    def __init__(self, detail: str, *, data: str, offset: int | None = None) -> None:
         self.data = excerpt(data, 300)
-        super().__init__(f"{detail}: {self.data!r}")
+        self.offset = offset
+        where = f" at byte {offset}" if offset is not None else ""
+        super().__init__(f"{detail}{where}: {self.data!r}")
+
+
+class UnexpectedContentTypeError(InvalidStreamDataError):
+    """A streaming call was answered with a Content-Type that is neither server-sent events
+    nor one of the wire format's documented alternatives (an HTML error page, plain text).
+
+    Attributes:
+        content_type: The Content-Type the server sent.
+    """
+
+    def __init__(self, content_type: str, *, expected: str, data: str) -> None:
+        self.content_type = content_type
+        super().__init__(
+            f"the server answered a streaming call with Content-Type {content_type!r}, "
+            f"expected {expected}; the body starts",
+            data=data,
+        )
 
 
 class StreamErrorEvent(BrokenStreamError):

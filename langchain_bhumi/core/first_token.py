@@ -105,5 +105,13 @@ class _WatchedFramer:
     def flush(self) -> tuple[list[Frame], bool]:
         return self._framer.flush()
 
+    @property
+    def max_frame_size(self) -> int:
+        return self._framer.max_frame_size
+
+    @max_frame_size.setter
+    def max_frame_size(self, limit: int) -> None:
+        self._framer.max_frame_size = limit
+
 
 __all__ = ["CONTENT_EVENTS", "FirstTokenWatch"]

@@ -7,24 +7,42 @@ once, whole: a newline byte never occurs inside a multi-byte UTF-8 character, so
 character split across two reads is never decoded in halves. Unlike
 `EventSource.iter_sse`, it returns everything one read produced as one list: the caller
 can then turn one network read into one message chunk.
+
+Every framer is bounded and strict:
+
+- `max_frame_size` bounds a line, an event's data, a JSON element or a whole body. The
+  framer raises `InvalidStreamDataError` as soon as the bytes it holds pass the limit, so
+  a server that never sends a newline costs at most the limit plus one read.
+- Text is decoded as strict UTF-8: an invalid byte raises `InvalidStreamDataError` with
+  its offset in the body, never a silent U+FFFD (which inside a JSON key or a tool's
+  arguments would change what the answer says).
+
+`framer_for` picks the framing from the response's Content-Type; a type the wire format
+does not speak gets a `RejectingFramer`, which raises `UnexpectedContentTypeError`
+quoting the first bytes of the body.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from httpx_sse import ServerSentEvent
 
-from langchain_bhumi.core.errors import InvalidStreamDataError
+from langchain_bhumi.core.config import DEFAULT_MAX_FRAME_SIZE
+from langchain_bhumi.core.errors import InvalidStreamDataError, UnexpectedContentTypeError
 
 __all__ = [
     "WHOLE_BODY",
     "Frame",
     "Framer",
     "JSONArrayFramer",
+    "RejectingFramer",
     "SSEFramer",
     "ServerSentEvent",
     "WholeBodyFramer",
+    "framer_for",
+    "media_type",
 ]
 
 WHOLE_BODY = "whole-body"
@@ -34,9 +52,17 @@ Frame = ServerSentEvent
 """One frame of a response body: `.event` (`"message"` when the stream named none) and
 `.data`."""
 
+EXCERPT_BYTES = 300
+"""How much of an offending line or element an error quotes."""
+
 
 class Framer(Protocol):
-    """Turns body bytes into frames. `flush` is called once, at the end of the body."""
+    """Turns body bytes into frames. `flush` is called once, at the end of the body.
+
+    `max_frame_size` (bytes) bounds what a framer may buffer; the transport sets it.
+    """
+
+    max_frame_size: int
 
     def feed(self, data: bytes) -> list[Frame]: ...
 
@@ -46,58 +72,139 @@ class Framer(Protocol):
         ...
 
 
+def media_type(content_type: str) -> str:
+    """`text/event-stream` from `Text/Event-Stream; charset=utf-8`."""
+    return content_type.partition(";")[0].strip().lower()
+
+
+JSON_TYPES = frozenset({"application/json", "text/json"})
+SSE_TYPE = "text/event-stream"
+
+
+def framer_for(content_type: str, json: Callable[[], Framer] | None = None) -> Framer:
+    """The framing of a streamed response with this Content-Type.
+
+    Server-sent events for `text/event-stream` (and for a response that names no type);
+    `json()` for a JSON body when the format reads one (`WholeBodyFramer`: a server that
+    ignored `"stream": true`; `JSONArrayFramer`: Gemini without `alt=sse`); anything else
+    gets a `RejectingFramer`.
+    """
+    kind = media_type(content_type)
+    if kind == SSE_TYPE or not kind:
+        return SSEFramer()
+    if json is not None and kind in JSON_TYPES:
+        return json()
+    expected = f"{SSE_TYPE} or application/json" if json is not None else SSE_TYPE
+    return RejectingFramer(content_type, expected)
+
+
+class _BadLine(Exception):
+    """A line the SSE framer refuses; `at` is the offending position within the line."""
+
+    def __init__(self, detail: str, at: int) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.at = at
+
+
 class SSEFramer:
     """Server-sent events framing (`text/event-stream`)."""
 
-    __slots__ = ("_cr", "_data", "_event", "_last_id", "_line_open", "_partial", "_retry")
+    __slots__ = (
+        "_cr",
+        "_data",
+        "_data_size",
+        "_event",
+        "_last_id",
+        "_line_open",
+        "_partial",
+        "_partial_size",
+        "_received",
+        "_retry",
+        "max_frame_size",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
+        self.max_frame_size = max_frame_size
         self._partial: list[bytes] = []  # the current line, until its newline arrives
+        self._partial_size = 0
+        self._received = 0  # body bytes fed so far
         self._cr = False  # the last read ended with CR: a following LF belongs to it
         self._event = ""
         self._data: list[str] = []
+        self._data_size = 0  # bytes of the open event's data lines
         self._last_id = ""
         self._retry: int | None = None
         self._line_open = False  # the last complete line was not blank: an event is open
 
     def feed(self, data: bytes) -> list[Frame]:
+        start = self._received  # body offset of data[0]
+        self._received = start + len(data)
         if self._cr:
             data = b"\r" + data
+            start -= 1
             self._cr = False
         if data[-1:] == b"\r":
             data = data[:-1]
             self._cr = True
+        raw = data
         if b"\r" in data:
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         lines = data.split(b"\n")
+        limit = self.max_frame_size
         if len(lines) == 1:
             if data:
                 self._partial.append(data)
+                self._partial_size += len(data)
+                if self._partial_size > limit:
+                    line_start = start - self._partial_size + len(data)
+                    self._too_long(self._partial[0], line_start)
             return []
+        first_start = start - self._partial_size  # body offset of lines[0]
         if self._partial:
             self._partial.append(lines[0])
             lines[0] = b"".join(self._partial)
             self._partial = []
         tail = lines.pop()
+        self._partial_size = len(tail)
         if tail:
             self._partial.append(tail)
+        if len(raw) > limit or len(lines[0]) > limit or len(tail) > limit:
+            every = [*lines, tail]
+            for line in every:
+                if len(line) > limit:
+                    self._too_long(line, _line_offset(raw, start, first_start, every, line))
         frames: list[Frame] = []
-        for line in lines:
-            self._line(line, frames)
+        line = b""
+        try:
+            for line in lines:
+                self._line(line, frames)
+        except _BadLine as bad:
+            at = _line_offset(raw, start, first_start, lines, line) + bad.at
+            raise InvalidStreamDataError(
+                bad.detail, data=_around(line, bad.at), offset=at
+            ) from None
         return frames
 
     def flush(self) -> tuple[list[Frame], bool]:
         frames: list[Frame] = []
         if self._partial or self._cr:
             line = b"".join(self._partial)
+            line_start = self._received - self._cr - self._partial_size
             self._partial = []
+            self._partial_size = 0
             self._cr = False
-            self._line(line, frames)
+            try:
+                self._line(line, frames, final=True)
+            except _BadLine as bad:
+                raise InvalidStreamDataError(
+                    bad.detail, data=_around(line, bad.at), offset=line_start + bad.at
+                ) from None
         unterminated = self._line_open
         self._line(b"", frames)  # dispatch whatever event is still pending
         return frames, unterminated and bool(frames)
 
-    def _line(self, line: bytes, frames: list[Frame]) -> None:
+    def _line(self, line: bytes, frames: list[Frame], final: bool = False) -> None:
         if not line:
             self._line_open = False
             if self._data or self._event:
@@ -111,41 +218,162 @@ class SSEFramer:
                 )
                 self._event = ""
                 self._data = []
+                self._data_size = 0
                 self._retry = None
             return
         self._line_open = True
         if line[:1] == b":":
             return  # a comment (keep-alive)
         name, _, value = line.partition(b":")
+        skip = len(name) + 1
         if value[:1] == b" ":
             value = value[1:]
+            skip += 1
         if name == b"data":
-            self._data.append(value.decode("utf-8", "replace"))
+            self._data_size += len(value)
+            if self._data_size > self.max_frame_size:
+                raise _BadLine(_too_long_detail("an event", self.max_frame_size), 0)
+            self._data.append(_decode(value, skip, final))
         elif name == b"event":
-            self._event = value.decode("utf-8", "replace")
+            self._event = _decode(value, skip, final)
         elif name == b"id":
             if b"\0" not in value:
-                self._last_id = value.decode("utf-8", "replace")
+                self._last_id = _decode(value, skip, final)
         elif name == b"retry" and value.isdigit():
             self._retry = int(value)
+
+    def _too_long(self, line: bytes, offset: int) -> None:
+        raise InvalidStreamDataError(
+            _too_long_detail("a line", self.max_frame_size),
+            data=line[:EXCERPT_BYTES].decode("utf-8", "replace"),
+            offset=offset,
+        )
+
+
+def _decode(value: bytes, skip: int, final: bool) -> str:
+    """`value` as strict UTF-8; `_BadLine` at the offending byte (`skip` bytes into the
+    line). A character cut off at the end of a body that ended mid-line is the cut's
+    doing, reported as such by the caller: it decodes with a replacement."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if final and exc.reason == "unexpected end of data":
+            return value.decode("utf-8", "replace")
+        raise _BadLine("the stream is not valid UTF-8", skip + exc.start) from None
+
+
+def _line_offset(raw: bytes, start: int, first_start: int, lines: list[bytes], line: bytes) -> int:
+    """The body offset of `line`, the first of `lines` equal to it. `raw` holds the read's
+    bytes before line endings were normalized and starts at body offset `start`; the
+    first line may have begun in an earlier read, at `first_start`. Only called on the
+    way to an error."""
+    count = next(i for i, candidate in enumerate(lines) if candidate is line or candidate == line)
+    if count == 0:
+        return first_start
+    i, n = 0, len(raw)
+    while count and i < n:
+        byte = raw[i]
+        i += 1
+        if byte == 0x0D:
+            count -= 1
+            if raw[i : i + 1] == b"\n":
+                i += 1
+        elif byte == 0x0A:
+            count -= 1
+    return start + i
+
+
+def _around(data: bytes | bytearray, at: int) -> str:
+    """The bytes around position `at`, undecodable ones shown as `\\xNN`."""
+    start = max(0, at - EXCERPT_BYTES // 2)
+    return bytes(data[start : start + EXCERPT_BYTES]).decode("utf-8", "backslashreplace")
+
+
+def _too_long_detail(what: str, limit: int) -> str:
+    return (
+        f"{what} of the response is longer than the maximum frame size of {limit:,} bytes "
+        "(max_frame_size; raise it if the provider really sends frames this large)"
+    )
+
+
+def _decode_whole(data: bytes | bytearray, offset: int, final: bool = False) -> str:
+    """A JSON element or body as strict UTF-8 (see `_decode`); `offset` is where it starts."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if final and exc.reason == "unexpected end of data":
+            return data.decode("utf-8", "replace")
+        raise InvalidStreamDataError(
+            "the response is not valid UTF-8",
+            data=_around(data, exc.start),
+            offset=offset + exc.start,
+        ) from None
 
 
 class WholeBodyFramer:
     """The whole body as one frame (event `WHOLE_BODY`), for a server that answered a
     streaming request with a plain JSON document."""
 
-    __slots__ = ("_parts",)
+    __slots__ = ("_parts", "_size", "max_frame_size")
 
-    def __init__(self) -> None:
+    def __init__(self, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
+        self.max_frame_size = max_frame_size
         self._parts: list[bytes] = []
+        self._size = 0
 
     def feed(self, data: bytes) -> list[Frame]:
         self._parts.append(data)
+        self._size += len(data)
+        if self._size > self.max_frame_size:
+            raise InvalidStreamDataError(
+                _too_long_detail("the body", self.max_frame_size),
+                data=self._parts[0][:EXCERPT_BYTES].decode("utf-8", "replace"),
+                offset=0,
+            )
+        return []
+
+    @property
+    def size(self) -> int:
+        """Bytes fed so far."""
+        return self._size
+
+    def text(self) -> str:
+        """The body so far, as strict UTF-8."""
+        return _decode_whole(b"".join(self._parts), 0)
+
+    def flush(self) -> tuple[list[Frame], bool]:
+        body = self.text()
+        return ([ServerSentEvent(event=WHOLE_BODY, data=body)] if body.strip() else []), False
+
+
+class RejectingFramer:
+    """The framing of a body the wire format does not read (an HTML error page sent with
+    status 200, plain text): it raises `UnexpectedContentTypeError` naming the type and
+    quoting the first bytes, as soon as it has 300 of them or the body ends."""
+
+    __slots__ = ("_content_type", "_expected", "_head", "max_frame_size")
+
+    def __init__(self, content_type: str, expected: str) -> None:
+        self.max_frame_size = DEFAULT_MAX_FRAME_SIZE
+        self._content_type = content_type
+        self._expected = expected
+        self._head = b""
+
+    def feed(self, data: bytes) -> list[Frame]:
+        self._head += data[: EXCERPT_BYTES - len(self._head)]
+        if len(self._head) >= EXCERPT_BYTES:
+            raise self._error()
         return []
 
     def flush(self) -> tuple[list[Frame], bool]:
-        body = b"".join(self._parts).decode("utf-8", "replace")
-        return ([ServerSentEvent(event=WHOLE_BODY, data=body)] if body.strip() else []), False
+        raise self._error()
+
+    def _error(self) -> UnexpectedContentTypeError:
+        return UnexpectedContentTypeError(
+            self._content_type,
+            expected=self._expected,
+            data=self._head.decode("utf-8", "replace"),
+        )
 
 
 _BEFORE, _BETWEEN, _IN_ELEMENT, _DONE = range(4)
@@ -168,15 +396,28 @@ class JSONArrayFramer:
     has no other end marker.
     """
 
-    __slots__ = ("_buf", "_depth", "_escape", "_in_string", "_single", "_state")
+    __slots__ = (
+        "_buf",
+        "_depth",
+        "_element_start",
+        "_escape",
+        "_in_string",
+        "_received",
+        "_single",
+        "_state",
+        "max_frame_size",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
+        self.max_frame_size = max_frame_size
         self._state = _BEFORE
         self._single = False
         self._buf = bytearray()
         self._depth = 0
         self._in_string = False
         self._escape = False
+        self._received = 0
+        self._element_start = 0  # body offset of the element being scanned
 
     @property
     def complete(self) -> bool:
@@ -190,6 +431,8 @@ class JSONArrayFramer:
 
     def feed(self, data: bytes) -> list[Frame]:
         frames: list[Frame] = []
+        base = self._received
+        self._received = base + len(data)
         i, n = 0, len(data)
         while i < n:
             if self._state == _IN_ELEMENT:
@@ -205,9 +448,9 @@ class JSONArrayFramer:
                     i += 1
                 elif byte == 0x7B:  # {: a single object, not an array
                     self._single = True
-                    self._state = _IN_ELEMENT
+                    self._enter(base + i)
                 else:
-                    raise _unexpected("a JSON array or object", data, i)
+                    raise _unexpected("a JSON array or object", data, i, base)
             elif self._state == _BETWEEN:
                 if byte == 0x2C:  # ,
                     i += 1
@@ -215,19 +458,23 @@ class JSONArrayFramer:
                     self._state = _DONE
                     i += 1
                 elif byte in _OPENERS:
-                    self._state = _IN_ELEMENT
+                    self._enter(base + i)
                 else:
-                    raise _unexpected("a JSON object, ',' or ']'", data, i)
+                    raise _unexpected("a JSON object, ',' or ']'", data, i, base)
             else:
-                raise _unexpected("nothing after the end of the JSON body", data, i)
+                raise _unexpected("nothing after the end of the JSON body", data, i, base)
         return frames
 
     def flush(self) -> tuple[list[Frame], bool]:
         if self._state == _IN_ELEMENT:
-            partial = self._buf.decode("utf-8", "replace")
+            partial = _decode_whole(self._buf, self._element_start, final=True)
             self._buf = bytearray()
             return [ServerSentEvent(data=partial)], True
         return [], self._state == _BETWEEN
+
+    def _enter(self, offset: int) -> None:
+        self._state = _IN_ELEMENT
+        self._element_start = offset
 
     def _scan(self, data: bytes, i: int, frames: list[Frame]) -> int:
         """Scan one element from `data[i]`; return where scanning stopped."""
@@ -281,7 +528,9 @@ class JSONArrayFramer:
                     if depth == 0:
                         end = i + offset + 1
                         self._buf += data[start:end]
-                        frames.append(ServerSentEvent(data=self._buf.decode("utf-8", "replace")))
+                        self._check_size()
+                        element = _decode_whole(self._buf, self._element_start)
+                        frames.append(ServerSentEvent(data=element))
                         self._buf = bytearray()
                         self._depth, self._in_string, self._escape = 0, False, False
                         self._state = _DONE if self._single else _BETWEEN
@@ -291,12 +540,22 @@ class JSONArrayFramer:
                 in_string = True
                 i += 1
         self._buf += data[start:n]
+        self._check_size()
         self._depth, self._in_string, self._escape = depth, in_string, escape
         return n
 
+    def _check_size(self) -> None:
+        if len(self._buf) > self.max_frame_size:
+            raise InvalidStreamDataError(
+                _too_long_detail("an element of the JSON array", self.max_frame_size),
+                data=self._buf[:EXCERPT_BYTES].decode("utf-8", "replace"),
+                offset=self._element_start,
+            )
 
-def _unexpected(wanted: str, data: bytes, at: int) -> Exception:
 
+def _unexpected(wanted: str, data: bytes, at: int, base: int) -> InvalidStreamDataError:
     return InvalidStreamDataError(
-        f"expected {wanted} in a JSON array body", data=data[at:].decode("utf-8", "replace")
+        f"expected {wanted} in a JSON array body",
+        data=data[at : at + EXCERPT_BYTES].decode("utf-8", "replace"),
+        offset=base + at,
     )

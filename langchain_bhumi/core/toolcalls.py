@@ -57,10 +57,12 @@ def parse_arguments(text: str) -> tuple[dict[str, Any] | None, str | None]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        return None, (
-            f"arguments are not valid JSON ({exc.msg} at character {exc.pos} "
-            f"of {len(text)}); the call may have been cut off"
-        )
+        error = f"arguments are not valid JSON: {exc.msg} at character {exc.pos}"
+        if exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string"):
+            error += "; the stream ended before the call was complete"
+        return None, error
+    except RecursionError:
+        return None, "arguments are not valid JSON: nested too deeply to read"
     if isinstance(value, dict):
         return value, None
     return None, f"arguments must be a JSON object, got {type(value).__name__}"
@@ -144,7 +146,18 @@ class ToolCallAssembler:
         args: str | None,
         extras: dict[str, Any] | None = None,
     ) -> None:
-        """Feed one fragment. `key` is the provider's index for the call, if it sent one."""
+        """Feed one fragment. `key` is the provider's index for the call, if it sent one.
+
+        Raises `TypeError` for an id, name or argument piece that is not a string (the
+        decoder's frame has an unexpected shape)."""
+        if (
+            (args is not None and type(args) is not str)
+            or (id is not None and type(id) is not str)
+            or (name is not None and type(name) is not str)
+        ):
+            raise TypeError(
+                f"a tool call's id, name and arguments must be strings: {(id, name, args)!r:.80}"
+            )
         call = self._route(key, id or None, name or None)
         if id and call.id is None and not call.announced:
             call.id = self._unique(id, call)

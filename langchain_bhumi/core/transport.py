@@ -34,8 +34,8 @@ from typing import Any, Literal
 
 import httpx
 
-from langchain_bhumi.core.config import RetryPolicy, Timeouts
-from langchain_bhumi.core.decoding import StreamDecoder, describe_error
+from langchain_bhumi.core.config import DEFAULT_MAX_FRAME_SIZE, RetryPolicy, Timeouts
+from langchain_bhumi.core.decoding import UNREADABLE, StreamDecoder, describe_error, unreadable
 from langchain_bhumi.core.errors import (
     BhumiConnectionError,
     BhumiTimeoutError,
@@ -47,7 +47,7 @@ from langchain_bhumi.core.errors import (
     TimeoutPhase,
 )
 from langchain_bhumi.core.events import StreamEvent
-from langchain_bhumi.core.framing import Framer
+from langchain_bhumi.core.framing import Framer, WholeBodyFramer
 from langchain_bhumi.core.redaction import Redactor
 
 logger = logging.getLogger("langchain_bhumi")
@@ -154,6 +154,9 @@ class Transport:
             which delivers what one network read brought as one piece and halves the CPU
             per chunk in our benchmark. Its error mapping is coarser (a refused connection
             reads as a connect timeout).
+        max_frame_size: The longest line, event or JSON element a stream may send, and
+            the largest non-streamed body, in bytes; past it the call fails at once with
+            `InvalidStreamDataError` instead of buffering without bound.
     """
 
     def __init__(
@@ -167,8 +170,10 @@ class Transport:
         http_async_client: httpx.AsyncClient | None = None,
         limits: httpx.Limits = DEFAULT_LIMITS,
         async_backend: AsyncBackend = "httpx",
+        max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
     ) -> None:
         self.provider = provider
+        self.max_frame_size = max_frame_size
         self.timeouts = timeouts
         self.retry = retry
         self.redactor = Redactor(secrets)
@@ -253,36 +258,42 @@ class Transport:
         started = time.monotonic()
         response = self._open(request, started)
         deadline = self._deadline(started)
-        body = bytearray()
+        body = self._whole_body()
         try:
             for data in response.iter_bytes():
-                body += data
+                body.feed(data)
                 self._check_deadline(request, deadline)
         except httpx.TimeoutException as exc:
             raise self._timeout("between chunks", request, started) from exc
         except httpx.TransportError as exc:
             raise self._cut(request, exc) from exc
+        except BrokenStreamError as exc:
+            self._locate(exc, request, _StreamStats(bytes=body.size))
+            raise
         finally:
             response.close()
-        return self._read_json(request, response, bytes(body))
+        return self._read_json(request, response, body)
 
     async def apost(self, request: HTTPRequest) -> Any:
         """Async twin of `post`."""
         started = time.monotonic()
         response = await self._aopen(request, started)
         deadline = self._deadline(started)
-        body = bytearray()
+        body = self._whole_body()
         try:
             async for data in response.aiter_bytes():
-                body += data
+                body.feed(data)
                 self._check_deadline(request, deadline)
         except httpx.TimeoutException as exc:
             raise self._timeout("between chunks", request, started) from exc
         except httpx.TransportError as exc:
             raise self._cut(request, exc) from exc
+        except BrokenStreamError as exc:
+            self._locate(exc, request, _StreamStats(bytes=body.size))
+            raise
         finally:
             await response.aclose()
-        return self._read_json(request, response, bytes(body))
+        return self._read_json(request, response, body)
 
     # --- streaming ---------------------------------------------------------------------
 
@@ -291,7 +302,7 @@ class Transport:
         started = time.monotonic()
         response = self._open(request, started)
         stats = _StreamStats()
-        framer = decoder.new_framer(response.headers.get("content-type", ""))
+        framer = self._framer(decoder, response)
         deadline = self._deadline(started)
         outcome = "abandoned by the caller"
         try:
@@ -331,7 +342,7 @@ class Transport:
         started = time.monotonic()
         response = await self._aopen(request, started)
         stats = _StreamStats()
-        framer = decoder.new_framer(response.headers.get("content-type", ""))
+        framer = self._framer(decoder, response)
         deadline = self._deadline(started)
         outcome = "abandoned by the caller"
         try:
@@ -507,6 +518,14 @@ class Transport:
 
     # --- per read --------------------------------------------------------------------
 
+    def _framer(self, decoder: StreamDecoder, response: httpx.Response) -> Framer:
+        framer = decoder.new_framer(response.headers.get("content-type", ""))
+        framer.max_frame_size = self.max_frame_size
+        return framer
+
+    def _whole_body(self) -> WholeBodyFramer:
+        return WholeBodyFramer(self.max_frame_size)
+
     def _deadline(self, started: float) -> float | None:
         total = self.timeouts.total
         return None if total is None else started + total
@@ -546,20 +565,31 @@ class Transport:
                 raise StreamCutError(
                     f"the body ended in the middle of a frame ({exc.data!r})"
                 ) from exc
-        events.extend(decoder.close())
+        try:
+            events.extend(decoder.close())
+        except UNREADABLE as exc:
+            raise unreadable(exc, "(the end of the stream)") from exc
         return events
 
     # --- errors ------------------------------------------------------------------------
 
-    def _read_json(self, request: HTTPRequest, response: httpx.Response, body: bytes) -> Any:
+    def _read_json(
+        self, request: HTTPRequest, response: httpx.Response, body: WholeBodyFramer
+    ) -> Any:
+        stats = _StreamStats(frames=1, bytes=body.size)
         try:
-            return json.loads(body)
-        except ValueError as exc:
-            error = InvalidStreamDataError(
-                "the response body is not valid JSON", data=body.decode("utf-8", "replace")
+            text = body.text()
+            return json.loads(text)
+        except InvalidStreamDataError as error:  # not UTF-8
+            self._locate(error, request, stats)
+            raise
+        except (ValueError, RecursionError) as exc:
+            kind = response.headers.get("content-type") or "no Content-Type"
+            not_json = InvalidStreamDataError(
+                f"the response body ({kind}) is not valid JSON ({exc})", data=text
             )
-            self._locate(error, request, _StreamStats(frames=1, bytes=len(body)))
-            raise error from exc
+            self._locate(not_json, request, stats)
+            raise not_json from exc
 
     def _status_error(
         self, request: HTTPRequest, response: httpx.Response, body: bytes

@@ -71,6 +71,11 @@ def get_server_codec(name: str) -> ServerCodec:
     return codec
 
 
+def client_formats() -> list[str]:
+    """Every format with a client direction, in registration order."""
+    return list(_CLIENTS)
+
+
 def server_formats() -> list[str]:
     """Every format with a server direction, in registration order."""
     return list(_SERVERS)
@@ -82,6 +87,7 @@ __all__ = [
     "ChatProtocol",
     "ChatRequest",
     "ServerCodec",
+    "client_formats",
     "get_protocol",
     "get_server_codec",
     "server_formats",

@@ -16,13 +16,14 @@ are optional hooks with a default that says "not in this API".
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar, cast
 
-from langchain_core.messages import BaseMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, InvalidToolCall, SystemMessage
 
 from langchain_bhumi.core.decoding import FrameDecoder
 from langchain_bhumi.core.events import StreamEvent
@@ -31,6 +32,23 @@ from langchain_bhumi.core.tool_ids import ToolIdRule
 TOOL_CALL_EXTRAS = "tool_call_extras"
 """`additional_kwargs` key: `{tool_call_id: provider data}` that must travel back with each
 call on the next turn (Gemini thought signatures, ...)."""
+
+TOOL_CALL_ERRORS = "tool_call_errors"
+"""`additional_kwargs` key: `{tool_call_id: {"args": ..., "error": ...}}` for each invalid
+call, its arguments exactly as the model sent them and why they are invalid. A streamed
+message needs it: LangChain rebuilds `invalid_tool_calls` from the argument pieces at
+every `+`, without the reason, and the pieces of a cut call end with a character that
+stops LangChain's partial-JSON repair (see `message_builder`)."""
+
+
+def invalid_call_arguments(message: AIMessage, call: InvalidToolCall) -> str:
+    """The arguments of an invalid call as the model wrote them, to send back to it."""
+    record = (message.additional_kwargs.get(TOOL_CALL_ERRORS) or {}).get(call.get("id"))
+    exact = record.get("args") if isinstance(record, dict) else None
+    if isinstance(exact, str):
+        return exact
+    return call.get("args") or ""
+
 
 ToolChoice = str | dict[str, Any]
 """`"auto"`, `"required"`, `"none"`, a tool name, or a format-specific dict."""
@@ -363,6 +381,29 @@ class ServerCodec(ABC):
 
 class RequestDecodeError(ValueError):
     """A client request that cannot be decoded; the proxy answers 400 with the message."""
+
+
+_Decoder = TypeVar("_Decoder", bound=Callable[..., IncomingRequest])
+
+
+def shape_errors_are_bad_requests(decode: _Decoder) -> _Decoder:
+    """For a `ServerCodec.decode_request`: a body of the wrong shape deep inside (`null`
+    where a list belongs, a number for a name) is a `RequestDecodeError` (the client gets
+    a 400 in its API's format), never another exception (a 500)."""
+
+    @functools.wraps(decode)
+    def guarded(self: ServerCodec, *args: Any, **kwargs: Any) -> IncomingRequest:
+        try:
+            return decode(self, *args, **kwargs)
+        except RequestDecodeError:
+            raise
+        except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
+            first_line = (str(exc) or type(exc).__name__).splitlines()[0]
+            raise RequestDecodeError(
+                f"the body is not a valid {self.name} request: {first_line}"
+            ) from exc
+
+    return cast("_Decoder", guarded)
 
 
 proxy_logger = logging.getLogger("langchain_bhumi.proxy")

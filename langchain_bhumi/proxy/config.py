@@ -29,6 +29,7 @@ params = { temperature = 0 }    # defaults for every request to this backend
 first_token_timeout = 120       # optional: fail a stream that sends only keep-alives
 drop = ["reasoning_effort"]     # options this backend rejects
 async_backend = "aiohttp"       # for many concurrent streams (langchain-bhumi[aiohttp])
+max_frame_size = 16_777_216     # longest stream line/event/element from this backend
 
 [backends.openai]
 provider = "openai"
@@ -73,6 +74,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from langchain_bhumi.core.config import DEFAULT_MAX_FRAME_SIZE
 from langchain_bhumi.core.errors import ConfigurationError
 from langchain_bhumi.core.transport import AsyncBackend
 from langchain_bhumi.protocols.base import GENERATION_PARAMS
@@ -117,6 +119,8 @@ class BackendConfig:
     """`"aiohttp"` (`langchain-bhumi[aiohttp]`) for many concurrent streams: httpx's pool
     scans every connection on every request, which dominates the proxy's CPU from a few
     hundred concurrent streams on (see `benchmarks/soak.py`)."""
+    max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
+    """The longest line, event or JSON element this backend's streams may send (bytes)."""
 
 
 @dataclass(frozen=True)
@@ -403,6 +407,7 @@ def _backend(name: str, table: dict[str, Any], where: str) -> BackendConfig:
         max_retries=int(table.get("max_retries", 2)),
         drop=drop,
         async_backend=async_backend,
+        max_frame_size=int(table.get("max_frame_size", DEFAULT_MAX_FRAME_SIZE)),
     )
 
 

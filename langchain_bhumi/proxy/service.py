@@ -67,6 +67,7 @@ class Backend:
             ),
             retry=RetryPolicy(max_retries=config.max_retries),
             async_backend=config.async_backend,
+            max_frame_size=config.max_frame_size,
         )
 
     @property

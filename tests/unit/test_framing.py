@@ -1,14 +1,23 @@
-"""SSE framing: any byte split of any body gives the same frames; UTF-8 decoded whole."""
+"""SSE framing: any byte split of any body gives the same frames; UTF-8 decoded whole and
+strictly; every frame bounded; the Content-Type picks the framing."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from langchain_bhumi.core.errors import InvalidStreamDataError, UnexpectedContentTypeError
 from langchain_bhumi.core.events import ReasoningDelta, TextDelta, ToolCallDone
-from langchain_bhumi.core.framing import SSEFramer
+from langchain_bhumi.core.framing import (
+    JSONArrayFramer,
+    RejectingFramer,
+    SSEFramer,
+    WholeBodyFramer,
+    framer_for,
+)
 from langchain_bhumi.protocols.openai_chat.client import OpenAIChatProtocol
 
 
@@ -134,3 +143,128 @@ def test_any_split_of_a_chat_stream_decodes_to_the_same_content(cuts: list[int])
     assert "".join(e.text for e in out if isinstance(e, TextDelta)) == "Hé"
     assert "".join(e.text for e in out if isinstance(e, ReasoningDelta)) == "Think 🙂"
     assert [(c.name, c.args) for c in out if isinstance(c, ToolCallDone)] == [("f", {"q": "東京"})]
+
+
+# --- bounded and strict --------------------------------------------------------------
+
+
+def test_a_line_that_never_ends_fails_as_soon_as_it_passes_the_limit() -> None:
+    """A server that never sends a newline cannot make the framer buffer without bound."""
+    framer = SSEFramer(max_frame_size=1000)
+    framer.feed(b"data: " + b"x" * 400)
+    framer.feed(b"x" * 400)
+    with pytest.raises(InvalidStreamDataError) as caught:
+        framer.feed(b"x" * 400)  # 1,206 bytes: past the limit
+    assert "maximum frame size of 1,000 bytes" in str(caught.value)
+    assert caught.value.offset == 0
+    assert caught.value.data.startswith("data: xxx")
+
+
+def test_an_event_of_many_short_lines_is_bounded_too() -> None:
+    framer = SSEFramer(max_frame_size=100)
+    with pytest.raises(InvalidStreamDataError, match=r"an event .* maximum frame size"):
+        framer.feed(b"data: 0123456789\n" * 11)
+
+
+def test_a_long_line_inside_one_read_is_refused() -> None:
+    framer = SSEFramer(max_frame_size=100)
+    body = b"data: {}\n\n: " + b"c" * 200 + b"\n\n"
+    with pytest.raises(InvalidStreamDataError) as caught:
+        framer.feed(body)
+    assert caught.value.offset == 10  # where the comment line starts
+
+
+def test_frames_up_to_the_limit_pass() -> None:
+    framer = SSEFramer(max_frame_size=100)
+    line = b"data: " + b"x" * 94  # exactly 100 bytes, value 94
+    assert [f.data for f in framer.feed(line + b"\n\n")] == ["x" * 94]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    before=st.text(max_size=30).filter(lambda t: "\r" not in t and "\n" not in t),
+    newline=st.sampled_from(["\n", "\r\n", "\r"]),
+    bad=st.sampled_from([b"\xff", b"\xc3(", b"\xe2\x82", b"\xed\xa0\x80"]),
+    where=st.sampled_from(["value", "key", "event"]),
+    cuts=st.lists(st.integers(0, 500), max_size=8),
+)
+def test_invalid_utf8_is_an_error_at_its_exact_offset(
+    before: str, newline: str, bad: bytes, where: str, cuts: list[int]
+) -> None:
+    """An invalid byte anywhere raises, at the byte's offset in the body, however the
+    body is split: never a silent U+FFFD (in a JSON key it made whole chunks vanish)."""
+    nl = newline.encode()
+    head = b": keep-alive" + nl + b"data: " + json.dumps({"a": before}).encode() + nl + nl
+    if where == "value":
+        line = b'data: {"choices": "' + bad + b'"}'
+    elif where == "key":
+        line = b'data: {"cho' + bad + b'ices": []}'
+    else:
+        line = b"event: mess" + bad + b"age"
+    body = head + line + nl + nl + b"data: [DONE]" + nl + nl
+    offset = body.index(bad)
+    with pytest.raises(InvalidStreamDataError, match="not valid UTF-8") as caught:
+        frames_of(split(body, cuts))
+    assert caught.value.offset == offset
+    assert "\\x" in caught.value.data  # the excerpt shows the offending byte
+
+
+def test_a_character_cut_by_the_end_of_the_body_is_a_cut_not_invalid_data() -> None:
+    framer = SSEFramer()
+    assert framer.feed(b'data: {"t": "caf' + "é".encode()[:1]) == []
+    frames, unterminated = framer.flush()
+    assert unterminated and frames[0].data.startswith('{"t": "caf')
+
+
+@pytest.mark.parametrize(
+    ("content_type", "framing"),
+    [
+        ("text/event-stream", SSEFramer),
+        ("Text/Event-Stream; charset=utf-8", SSEFramer),
+        ("", SSEFramer),
+        ("application/json; charset=UTF-8", WholeBodyFramer),
+        ("text/html; charset=utf-8", RejectingFramer),
+        ("text/plain", RejectingFramer),
+    ],
+)
+def test_the_content_type_picks_the_framing(content_type: str, framing: type) -> None:
+    assert type(framer_for(content_type, WholeBodyFramer)) is framing
+
+
+def test_a_body_of_another_type_is_refused_with_its_first_bytes() -> None:
+    page = b"<!DOCTYPE html><html><body>Bad gateway</body></html>"
+    framer = framer_for("text/html", None)
+    assert framer.feed(page[:20]) == []  # waits for a useful excerpt
+    assert framer.feed(page[20:]) == []
+    with pytest.raises(UnexpectedContentTypeError) as caught:
+        framer.flush()
+    error = caught.value
+    assert error.content_type == "text/html"
+    assert "'text/html'" in str(error) and "text/event-stream" in str(error)
+    assert "Bad gateway" in error.data
+
+
+def test_a_whole_body_is_bounded_and_strict() -> None:
+    framer = WholeBodyFramer(max_frame_size=10)
+    with pytest.raises(InvalidStreamDataError, match=r"the body .* maximum frame size"):
+        framer.feed(b'{"a": "0123456789"}')
+    framer = WholeBodyFramer()
+    framer.feed(b'{"a": "\xff"}')
+    with pytest.raises(InvalidStreamDataError, match="not valid UTF-8") as caught:
+        framer.flush()
+    assert caught.value.offset == 7
+
+
+def test_a_json_array_element_is_bounded_and_strict() -> None:
+    """Gemini's JSON-array framing: the same limit per element, the same strict UTF-8."""
+    framer = JSONArrayFramer(max_frame_size=50)
+    assert [f.data for f in framer.feed(b'[{"a": 1},\n')] == ['{"a": 1}']
+    with pytest.raises(InvalidStreamDataError, match=r"element .* maximum frame size") as caught:
+        framer.feed(b'{"text": "' + b"y" * 60)
+    assert caught.value.offset == 11
+    body = b'[{"a": 1},\r\n{"b": "\xc3("}]'
+    for cut in range(len(body)):
+        framer = JSONArrayFramer()
+        with pytest.raises(InvalidStreamDataError, match="not valid UTF-8") as caught:
+            [framer.feed(piece) for piece in (body[:cut], body[cut:])]
+        assert caught.value.offset == body.index(b"\xc3")

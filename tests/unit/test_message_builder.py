@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from langchain_core.utils.json import parse_partial_json
@@ -92,3 +93,133 @@ def test_fast_chunks_equal_validated_chunks(
     assert built == validated
     assert dumpd(built) == dumpd(validated)
     assert (built + validated) == (validated + validated)
+
+
+# --- invalid calls: the arguments as received, the reason, on every path ------------------
+
+CUT_ARGS = '{"x": 1'
+CUT_REASON = (
+    "arguments are not valid JSON: Expecting ',' delimiter at character 7; "
+    "the stream ended before the call was complete"
+)
+
+
+def _cut_call_stream() -> Any:
+    from tests.support.server import Scripted
+
+    def chunk(delta: dict[str, Any]) -> dict[str, Any]:
+        return {"id": "c", "model": "m", "choices": [{"index": 0, "delta": delta}]}
+
+    start = {"index": 0, "id": "call_c", "type": "function"}
+    return Scripted.sse(
+        chunk({"tool_calls": [{**start, "function": {"name": "calc", "arguments": ""}}]}),
+        chunk({"tool_calls": [{"index": 0, "function": {"arguments": CUT_ARGS}}]}),
+    )
+
+
+def _cut_call_answer() -> Any:
+    from tests.support.server import Scripted
+
+    call = {"id": "call_c", "type": "function", "function": {"name": "calc", "arguments": CUT_ARGS}}
+    message = {"role": "assistant", "content": None, "tool_calls": [call]}
+    return Scripted.json(
+        {
+            "id": "c",
+            "model": "m",
+            "choices": [{"index": 0, "message": message, "finish_reason": "length"}],
+        }
+    )
+
+
+def _model(server: Any, **kwargs: Any) -> Any:
+    from langchain_bhumi import ChatBhumi
+
+    return ChatBhumi(model="openai/m", base_url=server.url, api_key="sk-test-123456", **kwargs)
+
+
+def test_an_invoked_invalid_call_keeps_the_wire_arguments_and_the_reason(server: Any) -> None:
+    server.enqueue(_cut_call_answer())
+    message = _model(server).invoke("x")
+    assert message.tool_calls == []
+    assert message.invalid_tool_calls == [
+        {
+            "type": "invalid_tool_call",
+            "id": "call_c",
+            "name": "calc",
+            "args": CUT_ARGS,
+            "error": CUT_REASON,
+        }
+    ]
+
+
+@pytest.mark.parametrize("path", ["stream", "astream", "invoke-streaming"])
+def test_a_streamed_invalid_call_is_never_repaired_and_its_record_is_exact(
+    server: Any, path: str
+) -> None:
+    """LangChain rebuilds `invalid_tool_calls` from the argument pieces at every `+` (with
+    `error=None`) and would repair `{"x": 1` into a valid call; so the pieces end with a
+    character that stops the repair, and the final message carries the call as received,
+    with the reason, under `additional_kwargs["tool_call_errors"]`."""
+    import asyncio
+
+    from langchain_core.messages import AIMessageChunk
+
+    server.enqueue(_cut_call_stream())
+    llm = _model(server, streaming=True) if path == "invoke-streaming" else _model(server)
+    if path == "stream":
+        chunks = list(llm.stream("x"))
+    elif path == "astream":
+
+        async def collect() -> list[AIMessageChunk]:
+            return [c async for c in llm.astream("x")]
+
+        chunks = asyncio.run(collect())
+    if path == "invoke-streaming":
+        final: Any = llm.invoke("x")
+    else:
+        final = chunks[0]
+        for piece in chunks[1:]:
+            final = final + piece
+    assert final.tool_calls == []
+    [invalid] = final.invalid_tool_calls
+    assert (invalid["id"], invalid["name"]) == ("call_c", "calc")
+    assert invalid["args"].startswith(CUT_ARGS)
+    assert final.additional_kwargs["tool_call_errors"] == {
+        "call_c": {"args": CUT_ARGS, "error": CUT_REASON}
+    }
+
+
+def test_the_model_is_shown_its_own_arguments_on_the_next_turn(server: Any) -> None:
+    """An agent built with LangGraph, streaming messages: the cut call never runs, and
+    when the conversation goes on, the model sees the arguments it wrote, not ours."""
+    from langchain.agents import create_agent
+    from langchain_core.messages import HumanMessage
+
+    from tests.support.server import Scripted
+
+    def calc(x: int) -> int:
+        """Double x."""
+        return 2 * x
+
+    server.enqueue(_cut_call_stream())
+    agent = create_agent(_model(server), tools=[calc])
+    ran: list[Any] = []
+    state: dict[str, Any] = {}
+    for mode, payload in agent.stream(
+        {"messages": [HumanMessage("double 1")]}, stream_mode=["messages", "values"]
+    ):
+        if mode == "values":
+            state = payload
+        elif getattr(payload[0], "type", "") == "tool":
+            ran.append(payload[0])
+    assert ran == []
+    answer = state["messages"][-1]
+    assert answer.tool_calls == [] and answer.additional_kwargs["tool_call_errors"]
+
+    reply = {"role": "assistant", "content": "ok"}
+    choice = {"index": 0, "message": reply, "finish_reason": "stop"}
+    server.enqueue(Scripted.json({"id": "d", "model": "m", "choices": [choice]}))
+    agent.invoke({"messages": [*state["messages"], HumanMessage("again")]})
+    sent = server.received[-1].json()["messages"]
+    [assistant] = [m for m in sent if m["role"] == "assistant"]
+    assert assistant["tool_calls"][0]["function"]["arguments"] == CUT_ARGS

@@ -24,12 +24,14 @@ from langchain_bhumi import (
     BadRequestError,
     BhumiConnectionError,
     BhumiTimeoutError,
+    InvalidStreamDataError,
     ProviderHTTPError,
     RateLimitError,
     ServerError,
     StreamCutError,
 )
 from langchain_bhumi.core.config import RetryPolicy, Timeouts
+from langchain_bhumi.core.errors import UnexpectedContentTypeError
 from langchain_bhumi.core.events import StreamEvent, TextDelta
 from langchain_bhumi.core.transport import HTTPRequest, Transport
 from langchain_bhumi.protocols.openai_chat.client import OpenAIChatStreamDecoder
@@ -883,3 +885,111 @@ async def test_external_async_http_client_is_used_and_not_closed(
 
         assert await asyncio.wait_for(collect(), HANG_GUARD) == "b"
         assert seen == [endpoint(server)] * 2
+
+
+# --- bounded and loud: frame size, content type, UTF-8 --------------------------------
+
+
+@pytest.mark.parametrize("mode", STREAM_MODES)
+def test_a_line_that_never_ends_fails_at_the_limit_not_at_the_end_of_the_body(
+    server: ScriptedServer, mode: str
+) -> None:
+    """A server that sends bytes without a newline fails the call as soon as the limit is
+    passed: here it then stalls past the idle timeout, so waiting for the body's end would
+    have been a timeout instead."""
+    server.enqueue(
+        Scripted(
+            parts=[b"data: " + b"x" * 3000, b"x" * 3000],
+            stall_after=2,
+            stall_seconds=4.0,
+        )
+    )
+    llm = make_llm(server, max_frame_size=4096, timeout=2.0, max_retries=0)
+    with pytest.raises(InvalidStreamDataError) as caught:
+        call(llm, mode)
+    message = str(caught.value)
+    assert "maximum frame size of 4,096 bytes" in message
+    assert "openai" in message and endpoint(server) in message
+
+
+@pytest.mark.parametrize("mode", WHOLE_MODES)
+def test_a_non_streamed_answer_is_bounded_too(server: ScriptedServer, mode: str) -> None:
+    server.enqueue(Scripted.json(completion("y" * 5000)))
+    with pytest.raises(InvalidStreamDataError, match="maximum frame size of 4,096 bytes"):
+        call(make_llm(server, max_frame_size=4096), mode)
+
+
+@pytest.mark.parametrize("mode", STREAM_MODES)
+def test_a_streamed_call_answered_with_html_names_the_type_and_quotes_the_body(
+    server: ScriptedServer, mode: str
+) -> None:
+    page = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+    server.enqueue(Scripted(parts=[page], content_type="text/html; charset=utf-8"))
+    with pytest.raises(UnexpectedContentTypeError) as caught:
+        call(make_llm(server), mode)
+    message = str(caught.value)
+    assert "text/html" in message and "502 Bad Gateway" in message
+    assert endpoint(server) in message
+
+
+@pytest.mark.parametrize("mode", WHOLE_MODES)
+def test_a_non_streamed_html_answer_names_the_type(server: ScriptedServer, mode: str) -> None:
+    page = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+    server.enqueue(Scripted(parts=[page], content_type="text/html"))
+    with pytest.raises(InvalidStreamDataError, match=r"text/html.*not valid JSON.*Bad Gateway"):
+        call(make_llm(server), mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("where", ["text", "key"])
+def test_invalid_utf8_fails_loudly_with_its_offset(
+    server: ScriptedServer, mode: str, where: str
+) -> None:
+    """An invalid byte in the text used to become U+FFFD, and one in a JSON key made the
+    whole chunk vanish (content "", finish "stop"): an answer silently cut short."""
+    if mode in STREAM_MODES:
+        first = f"data: {json.dumps(text_chunk('Hello'))}\n\n".encode()
+        bad = json.dumps(text_chunk(" world")).encode()
+        if where == "text":
+            bad = bad.replace(b" world", b" w\xffrld")
+        else:
+            bad = bad.replace(b'"content"', b'"cont\xffnt"')
+        body = first + b"data: " + bad + b"\n\n"
+        body += f"data: {json.dumps(finish_chunk())}\n\ndata: [DONE]\n\n".encode()
+        server.enqueue(Scripted(parts=[body]))
+    else:
+        body = json.dumps(completion("Hello world")).encode()
+        body = body.replace(b"world", b"w\xffrld") if where == "text" else body
+        body = body.replace(b'"content"', b'"cont\xffnt"') if where == "key" else body
+        server.enqueue(Scripted(parts=[body], content_type="application/json"))
+    seen: list[AIMessageChunk] = []
+    with pytest.raises(InvalidStreamDataError, match="not valid UTF-8") as caught:
+        call(make_llm(server), mode, chunks=seen)
+    assert caught.value.offset == body.index(b"\xff")
+    assert "\\xff" in caught.value.data
+    if mode in STREAM_MODES:
+        assert "".join(str(c.content) for c in seen) in ("", "Hello")  # nothing invented
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_json_nested_too_deeply_to_read_is_invalid_data(server: ScriptedServer, mode: str) -> None:
+    """Python's JSON parser gives up on deep nesting with a RecursionError: still a
+    `BhumiError` naming what came, never a crash of another type."""
+    deep = b"[" * 100_000 + b"]" * 100_000
+    if mode in STREAM_MODES:
+        server.enqueue(Scripted(parts=[b"data: " + deep + b"\n\n"]))
+    else:
+        server.enqueue(Scripted(parts=[deep], content_type="application/json"))
+    with pytest.raises(InvalidStreamDataError):
+        call(make_llm(server), mode)
+
+
+def test_a_proxy_backend_takes_its_frame_limit_from_the_config() -> None:
+    from langchain_bhumi.proxy.config import parse_config
+    from langchain_bhumi.proxy.service import Backend
+
+    config = parse_config(
+        {"backends": {"local": {"provider": "llamacpp", "max_frame_size": 4096}}}
+    ).backends["local"]
+    backend = Backend(config)
+    assert backend.client.transport.max_frame_size == 4096

@@ -53,7 +53,13 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
-from langchain_bhumi.core.decoding import FrameDecoder, normalize_finish, stream_error
+from langchain_bhumi.core.decoding import (
+    FrameDecoder,
+    normalize_finish,
+    not_text,
+    stream_error,
+    token_count,
+)
 from langchain_bhumi.core.errors import (
     ConfigurationError,
     InvalidStreamDataError,
@@ -68,7 +74,7 @@ from langchain_bhumi.core.events import (
     TextDelta,
     Usage,
 )
-from langchain_bhumi.core.framing import WHOLE_BODY, Frame, Framer, SSEFramer, WholeBodyFramer
+from langchain_bhumi.core.framing import WHOLE_BODY, Frame, Framer, WholeBodyFramer, framer_for
 from langchain_bhumi.core.tool_ids import ALPHANUMERIC, ToolIdMap, ToolIdRule
 from langchain_bhumi.core.toolcalls import ToolCallAssembler
 from langchain_bhumi.protocols.base import TOOL_CALL_EXTRAS, ChatProtocol, ChatRequest, ToolChoice
@@ -732,12 +738,14 @@ def _tool_use(call_id: str, name: str | None, args: dict[str, Any]) -> dict[str,
 
 def decode_usage(usage: dict[str, Any]) -> Usage:
     """Usage with cached tokens counted in `input_tokens`, as LangChain expects."""
-    cache_read = usage.get("cache_read_input_tokens")
-    cache_creation = usage.get("cache_creation_input_tokens")
-    input_tokens = (usage.get("input_tokens") or 0) + (cache_read or 0) + (cache_creation or 0)
-    output_tokens = usage.get("output_tokens") or 0
+    cache_read = token_count(usage.get("cache_read_input_tokens"))
+    cache_creation = token_count(usage.get("cache_creation_input_tokens"))
+    input_tokens = (
+        (token_count(usage.get("input_tokens")) or 0) + (cache_read or 0) + (cache_creation or 0)
+    )
+    output_tokens = token_count(usage.get("output_tokens")) or 0
     details = usage.get("output_tokens_details")
-    reasoning = details.get("thinking_tokens") if isinstance(details, dict) else None
+    reasoning = token_count(details.get("thinking_tokens")) if isinstance(details, dict) else None
     return Usage(
         input_tokens=input_tokens,
         output_tokens=output_tokens,
@@ -788,9 +796,8 @@ class AnthropicStreamDecoder(FrameDecoder):
         self._citations: list[Any] = []
 
     def new_framer(self, content_type: str) -> Framer:
-        if content_type.startswith("application/json"):
-            return WholeBodyFramer()  # the server answered a streaming request whole
-        return SSEFramer()
+        # JSON: a server that answered a streaming request whole.
+        return framer_for(content_type, WholeBodyFramer)
 
     @property
     def ending(self) -> str:
@@ -821,9 +828,9 @@ class AnthropicStreamDecoder(FrameDecoder):
             elif kind == "ping":
                 continue
             elif kind == "content_block_start":
-                self._start_block(event.get("index", 0), event.get("content_block") or {}, out)
+                self._start_block(_block_index(event), event.get("content_block") or {}, out)
             elif kind == "content_block_stop":
-                self._stop_block(event.get("index", 0), out)
+                self._stop_block(_block_index(event), out)
             elif kind == "message_start":
                 self._message_start(event.get("message") or {}, out)
             elif kind == "message_delta":
@@ -926,7 +933,7 @@ class AnthropicStreamDecoder(FrameDecoder):
             self._blocks[index] = _Block(_BLOCK_TEXT)
             text = block.get("text")
             if text:
-                out.append(TextDelta(text, index))
+                out.append(TextDelta(_text(text, "text"), index))
             citations = block.get("citations")
             if citations:
                 self._citations.extend(citations)
@@ -936,8 +943,8 @@ class AnthropicStreamDecoder(FrameDecoder):
             args = json.dumps(given, ensure_ascii=False) if given else ""
             self.tools.add(out, key=index, id=block.get("id"), name=block.get("name"), args=args)
         elif kind == "thinking":
-            thinking = block.get("thinking") or ""
-            signature = block.get("signature") or ""
+            thinking = _text(block.get("thinking") or "", "thinking")
+            signature = _text(block.get("signature") or "", "signature")
             state = _Block(_BLOCK_THINKING, {"type": "thinking", "signature": signature})
             self._blocks[index] = state
             self._thinking.append(state)
@@ -946,7 +953,7 @@ class AnthropicStreamDecoder(FrameDecoder):
             if thinking or signature:
                 out.append(ReasoningDelta(thinking, index, signature or None))
         elif kind == "redacted_thinking":
-            data = block.get("data") or ""
+            data = _text(block.get("data") or "", "data")
             state = _Block(_BLOCK_OTHER, {"type": "redacted_thinking", "data": data})
             self._blocks[index] = state
             self._thinking.append(state)
@@ -958,13 +965,13 @@ class AnthropicStreamDecoder(FrameDecoder):
             self._server.append(state)
 
     def _delta(self, event: dict[str, Any], out: list[StreamEvent]) -> None:
-        index = event.get("index", 0)
+        index = _block_index(event)
         delta = event.get("delta") or {}
         kind = delta.get("type")
         if kind == "text_delta":
             text = delta.get("text")
             if text:
-                out.append(TextDelta(text, index))
+                out.append(TextDelta(_text(text, "text"), index))
         elif kind == "input_json_delta":
             partial = delta.get("partial_json")
             if not partial:
@@ -977,6 +984,7 @@ class AnthropicStreamDecoder(FrameDecoder):
         elif kind == "thinking_delta":
             thinking = delta.get("thinking")
             if thinking:
+                _text(thinking, "thinking")
                 block = self._blocks.get(index)
                 if block is not None:
                     block.parts.append(thinking)
@@ -984,6 +992,7 @@ class AnthropicStreamDecoder(FrameDecoder):
         elif kind == "signature_delta":
             signature = delta.get("signature")
             if signature:
+                _text(signature, "signature")
                 block = self._blocks.get(index)
                 if block is not None and block.replay is not None:
                     block.replay["signature"] = signature
@@ -997,6 +1006,19 @@ class AnthropicStreamDecoder(FrameDecoder):
         block = self._blocks.get(index)
         if block is not None and block.kind == _BLOCK_TOOL:
             self.tools.complete(out, index)
+
+
+def _block_index(event: dict[str, Any]) -> int:
+    index = event.get("index", 0)
+    if type(index) is not int:
+        raise TypeError(f"a content block index must be an integer, got {index!r:.40}")
+    return index
+
+
+def _text(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise not_text(field, value)
+    return value
 
 
 def _finished(block: _Block) -> dict[str, Any]:

@@ -130,6 +130,7 @@ from langchain_bhumi.protocols.base import (
     ServerCodec,
     ToolChoice,
     proxy_logger,
+    shape_errors_are_bad_requests,
 )
 
 logger = logging.getLogger("langchain_bhumi")
@@ -254,6 +255,7 @@ class AnthropicServer(ServerCodec):
 
     name = "anthropic"
 
+    @shape_errors_are_bad_requests
     def decode_request(
         self, body: dict[str, Any], *, model: str | None = None, stream: bool | None = None
     ) -> AnthropicIncomingRequest:

@@ -84,7 +84,13 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
-from langchain_bhumi.core.decoding import FrameDecoder, normalize_finish, stream_error
+from langchain_bhumi.core.decoding import (
+    FrameDecoder,
+    normalize_finish,
+    not_text,
+    stream_error,
+    token_count,
+)
 from langchain_bhumi.core.errors import (
     ConfigurationError,
     ContentBlockedError,
@@ -99,7 +105,7 @@ from langchain_bhumi.core.events import (
     TextDelta,
     Usage,
 )
-from langchain_bhumi.core.framing import Frame, Framer, JSONArrayFramer, SSEFramer
+from langchain_bhumi.core.framing import Frame, Framer, JSONArrayFramer, framer_for
 from langchain_bhumi.core.toolcalls import ToolCallAssembler
 from langchain_bhumi.protocols.base import (
     NO_REPLAY,
@@ -670,12 +676,13 @@ def decode_usage(usage: dict[str, Any]) -> Usage | None:
     total = _get(usage, "totalTokenCount", "total_token_count")
     if prompt is None and candidates is None and thoughts is None and total is None:
         return None
+    thoughts = token_count(thoughts)
     return Usage(
-        input_tokens=int(prompt or 0) + int(tool_prompt or 0),
-        output_tokens=int(candidates or 0) + int(thoughts or 0),
-        total_tokens=int(total) if total is not None else None,
-        cache_read=int(cached) if cached is not None else None,
-        reasoning=int(thoughts) if thoughts is not None else None,
+        input_tokens=(token_count(prompt) or 0) + (token_count(tool_prompt) or 0),
+        output_tokens=(token_count(candidates) or 0) + (thoughts or 0),
+        total_tokens=token_count(total),
+        cache_read=token_count(cached),
+        reasoning=thoughts,
     )
 
 
@@ -812,10 +819,10 @@ class GeminiStreamDecoder(FrameDecoder):
         self._open_call: _StreamedCall | None = None
 
     def new_framer(self, content_type: str) -> Framer:
-        if content_type.startswith(("application/json", "text/json")):
-            self._framer = JSONArrayFramer()  # `streamGenerateContent` without `alt=sse`
-            return self._framer
-        return SSEFramer()
+        framer = framer_for(content_type, JSONArrayFramer)  # JSON: no `alt=sse`
+        if isinstance(framer, JSONArrayFramer):
+            self._framer = framer
+        return framer
 
     @property
     def ending(self) -> str:
@@ -938,6 +945,8 @@ class GeminiStreamDecoder(FrameDecoder):
                 continue
             text = part.get("text")
             if text:
+                if not isinstance(text, str):
+                    raise not_text("text", text)
                 out.append(ReasoningDelta(text) if part.get("thought") else TextDelta(text))
             if signature:
                 self._signatures.append(signature)

@@ -134,6 +134,7 @@ from langchain_bhumi.protocols.base import (
     ServerCodec,
     ToolChoice,
     proxy_logger,
+    shape_errors_are_bad_requests,
 )
 from langchain_bhumi.protocols.gemini.client import (
     EXTRA_CONTENT,
@@ -277,6 +278,7 @@ class GeminiServer(ServerCodec):
 
     name = "gemini"
 
+    @shape_errors_are_bad_requests
     def decode_request(
         self,
         body: dict[str, Any],
@@ -860,7 +862,7 @@ def _decode_tool_config(
             raise RequestDecodeError("'allowedFunctionNames' must be a list of names")
         if mode in (None, "MODE_UNSPECIFIED"):
             choice = None
-        elif mode in _FUNCTION_MODES:
+        elif isinstance(mode, str) and mode in _FUNCTION_MODES:
             choice = _FUNCTION_MODES[mode]
         else:
             raise RequestDecodeError(f"unknown functionCallingConfig mode {mode!r}")

@@ -39,7 +39,13 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
-from langchain_bhumi.core.decoding import FrameDecoder, normalize_finish, stream_error
+from langchain_bhumi.core.decoding import (
+    FrameDecoder,
+    normalize_finish,
+    not_text,
+    stream_error,
+    token_count,
+)
 from langchain_bhumi.core.errors import (
     ConfigurationError,
     InvalidStreamDataError,
@@ -54,7 +60,7 @@ from langchain_bhumi.core.events import (
     TextDelta,
     Usage,
 )
-from langchain_bhumi.core.framing import WHOLE_BODY, Frame, Framer, SSEFramer, WholeBodyFramer
+from langchain_bhumi.core.framing import WHOLE_BODY, Frame, Framer, WholeBodyFramer, framer_for
 from langchain_bhumi.core.tool_ids import ToolIdMap
 from langchain_bhumi.core.toolcalls import ToolCallAssembler
 from langchain_bhumi.protocols.base import (
@@ -64,6 +70,7 @@ from langchain_bhumi.protocols.base import (
     ChatRequest,
     ReasoningReplay,
     ToolChoice,
+    invalid_call_arguments,
 )
 from langchain_bhumi.protocols.content import (
     MediaPart,
@@ -317,7 +324,9 @@ def _encode_assistant(
     pending: list[tuple[str | None, str | None, str]] = [
         (c["id"], c["name"], json.dumps(c["args"], ensure_ascii=False)) for c in message.tool_calls
     ]
-    pending.extend((c["id"], c["name"], c["args"] or "") for c in message.invalid_tool_calls)
+    pending.extend(
+        (c["id"], c["name"], invalid_call_arguments(message, c)) for c in message.invalid_tool_calls
+    )
     for call_id, name, arguments in pending:
         if (all_extras.get(call_id or "") or {}).get(CUSTOM_TOOL_CALL):
             given = json.loads(arguments).get("input") if arguments.startswith("{") else None
@@ -365,14 +374,16 @@ def decode_usage(usage: dict[str, Any]) -> Usage:
     if cache_read is None:
         cache_read = usage.get("prompt_cache_hit_tokens")  # DeepSeek
     return Usage(
-        input_tokens=usage.get("prompt_tokens") or 0,
-        output_tokens=usage.get("completion_tokens") or 0,
-        total_tokens=usage.get("total_tokens"),
-        cache_read=cache_read,
-        cache_creation=prompt.get("cache_write_tokens") or prompt.get("cache_creation_tokens"),
-        reasoning=completion.get("reasoning_tokens"),
-        input_audio=prompt.get("audio_tokens"),
-        output_audio=completion.get("audio_tokens"),
+        input_tokens=token_count(usage.get("prompt_tokens")) or 0,
+        output_tokens=token_count(usage.get("completion_tokens")) or 0,
+        total_tokens=token_count(usage.get("total_tokens")),
+        cache_read=token_count(cache_read),
+        cache_creation=token_count(
+            prompt.get("cache_write_tokens") or prompt.get("cache_creation_tokens")
+        ),
+        reasoning=token_count(completion.get("reasoning_tokens")),
+        input_audio=token_count(prompt.get("audio_tokens")),
+        output_audio=token_count(completion.get("audio_tokens")),
     )
 
 
@@ -403,9 +414,8 @@ class OpenAIChatStreamDecoder(FrameDecoder):
         self._custom_open: list[Any] = []  # keys of streamed custom calls not closed yet
 
     def new_framer(self, content_type: str) -> Framer:
-        if content_type.startswith("application/json"):
-            return WholeBodyFramer()  # the server ignored "stream": true
-        return SSEFramer()
+        # JSON: a server that answered a streaming request whole.
+        return framer_for(content_type, WholeBodyFramer)
 
     @property
     def ending(self) -> str:
@@ -506,6 +516,8 @@ class OpenAIChatStreamDecoder(FrameDecoder):
                 out.append(TextDelta(content))
             elif isinstance(content, list):
                 _decode_content_list(content, out)
+            else:
+                raise not_text("content", content)
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if reasoning and isinstance(reasoning, str):
             out.append(ReasoningDelta(reasoning))
@@ -514,6 +526,8 @@ class OpenAIChatStreamDecoder(FrameDecoder):
             self._merge_reasoning_details(details)
         refusal = delta.get("refusal")
         if refusal:
+            if not isinstance(refusal, str):
+                raise not_text("refusal", refusal)
             out.append(RefusalDelta(refusal))
         calls = delta.get("tool_calls")
         if calls:
@@ -582,6 +596,8 @@ def _decode_content_list(content: list[Any], out: list[StreamEvent]) -> None:
             continue
         kind = part.get("type")
         if kind == "text" and part.get("text"):
+            if not isinstance(part["text"], str):
+                raise not_text("content[].text", part["text"])
             out.append(TextDelta(part["text"]))
         elif kind == "thinking":
             thinking = part.get("thinking")

@@ -73,6 +73,7 @@ from langchain_bhumi.protocols.base import (
     ServerCodec,
     ToolChoice,
     proxy_logger,
+    shape_errors_are_bad_requests,
 )
 from langchain_bhumi.protocols.openai_chat.client import (
     CUSTOM_TOOL_CALL,
@@ -128,6 +129,7 @@ class OpenAIChatServer(ServerCodec):
 
     name = "openai_chat"
 
+    @shape_errors_are_bad_requests
     def decode_request(
         self, body: dict[str, Any], *, model: str | None = None, stream: bool | None = None
     ) -> OpenAIChatIncomingRequest:
@@ -432,17 +434,20 @@ def _decode_assistant(
         call_id = str(call.get("id") or "")
         custom = call.get("custom")
         if call.get("type") == "custom" and isinstance(custom, dict):
-            name = custom.get("name") or ""
+            name = custom.get("name")
             raw = json.dumps({"input": custom.get("input") or ""}, ensure_ascii=False)
             extras[call_id] = {CUSTOM_TOOL_CALL: True}
         else:
             function = call.get("function") or {}
-            name = function.get("name") or ""
+            name = function.get("name")
             raw = function.get("arguments") or ""
             if not isinstance(raw, str):  # some clients send the arguments as an object
                 raw = json.dumps(raw, ensure_ascii=False)
             if call.get(EXTRA_CONTENT):
                 extras[call_id] = call[EXTRA_CONTENT]
+        if name is not None and not isinstance(name, str):
+            raise RequestDecodeError(f"{where}: a tool call's name must be a string")
+        name = name or ""
         args, error = parse_arguments(raw)
         if args is not None:
             calls.append(ToolCall(name=name, args=args, id=call_id, type="tool_call"))

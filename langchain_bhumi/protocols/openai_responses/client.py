@@ -56,7 +56,7 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
-from langchain_bhumi.core.decoding import FrameDecoder, describe_error
+from langchain_bhumi.core.decoding import FrameDecoder, describe_error, not_text, token_count
 from langchain_bhumi.core.errors import (
     ConfigurationError,
     InvalidStreamDataError,
@@ -416,14 +416,25 @@ def decode_usage(usage: dict[str, Any]) -> Usage:
     """Token usage; `input_tokens` includes cached ones, `output_tokens` reasoning ones."""
     inputs = usage.get("input_tokens_details") or {}
     outputs = usage.get("output_tokens_details") or {}
+    if not isinstance(inputs, dict) or not isinstance(outputs, dict):
+        raise TypeError("usage details must be objects")
     return Usage(
-        input_tokens=usage.get("input_tokens") or 0,
-        output_tokens=usage.get("output_tokens") or 0,
-        total_tokens=usage.get("total_tokens"),
-        cache_read=inputs.get("cached_tokens"),
-        cache_creation=inputs.get("cache_write_tokens"),
-        reasoning=outputs.get("reasoning_tokens"),
+        input_tokens=token_count(usage.get("input_tokens")) or 0,
+        output_tokens=token_count(usage.get("output_tokens")) or 0,
+        total_tokens=token_count(usage.get("total_tokens")),
+        cache_read=token_count(inputs.get("cached_tokens")),
+        cache_creation=token_count(inputs.get("cache_write_tokens")),
+        reasoning=token_count(outputs.get("reasoning_tokens")),
     )
+
+
+def _text(event: dict[str, Any], field: str) -> str | None:
+    """A text field of an event or item: its string, or `None` when absent or empty; any
+    other type is a frame of an unexpected shape."""
+    value = event.get(field)
+    if value is None or isinstance(value, str):
+        return value or None
+    raise not_text(field, value)
 
 
 def _stream_error(payload: dict[str, Any]) -> StreamErrorEvent:
@@ -614,14 +625,14 @@ class OpenAIResponsesStreamDecoder(FrameDecoder):
         key = event.get("output_index")
         if not isinstance(key, int):
             key = self._key(event)
-        delta = event.get("delta")
+        delta = _text(event, "delta")
         if delta:
             out.append(TextDelta(delta, key))
             self._texted.add(key)
 
     def _args_delta(self, event: dict[str, Any], out: list[StreamEvent]) -> None:
         key = self._key(event)
-        delta = event.get("delta")
+        delta = _text(event, "delta")
         if delta:
             self.tools.add(out, key=key, id=None, name=None, args=delta)
             self._args_seen.add(key)
@@ -635,7 +646,7 @@ class OpenAIResponsesStreamDecoder(FrameDecoder):
     def _reasoning_piece(
         self, event: dict[str, Any], kind: str, part: Any, out: list[StreamEvent]
     ) -> None:
-        text = event.get("delta")
+        text = _text(event, "delta")
         if text:
             self._reasoning_text(self._key(event), (kind, part), text, out)
 
@@ -657,12 +668,12 @@ class OpenAIResponsesStreamDecoder(FrameDecoder):
             if summary
             else ("content", event.get("content_index", 0))
         )
-        text = event.get("text")
+        text = _text(event, "text")
         if text and self._reasoning.get(key) != part:
             self._reasoning_text(key, part, text, out)
 
     def _refusal_delta(self, event: dict[str, Any], out: list[StreamEvent]) -> None:
-        delta = event.get("delta")
+        delta = _text(event, "delta")
         if delta:
             out.append(RefusalDelta(delta))
             self._texted.add(self._key(event))
@@ -673,12 +684,15 @@ class OpenAIResponsesStreamDecoder(FrameDecoder):
         if key in self._texted:
             return
         if event.get("type") == "response.refusal.done":
-            if event.get("refusal"):
-                out.append(RefusalDelta(event["refusal"]))
+            refusal = _text(event, "refusal")
+            if refusal:
+                out.append(RefusalDelta(refusal))
                 self._texted.add(key)
-        elif event.get("text"):
-            out.append(TextDelta(event["text"], key))
-            self._texted.add(key)
+        else:
+            text = _text(event, "text")
+            if text:
+                out.append(TextDelta(text, key))
+                self._texted.add(key)
 
     def _args_done(self, event: dict[str, Any], out: list[StreamEvent]) -> None:
         key = self._key(event)
@@ -706,8 +720,8 @@ class OpenAIResponsesStreamDecoder(FrameDecoder):
         if not isinstance(response, dict):
             return
         info = self._info
-        response_id = response.get("id") or None
-        model = response.get("model") or None
+        response_id = _text(response, "id")
+        model = _text(response, "model")
         if info.id is None and response_id:
             info.id = response_id
             out.append(ResponseInfo(response_id, model))
@@ -736,8 +750,8 @@ class OpenAIResponsesStreamDecoder(FrameDecoder):
         self.tools.add(
             out,
             key=key,
-            id=item.get("call_id") or None,
-            name=item.get("name") or None,
+            id=_text(item, "call_id"),
+            name=_text(item, "name"),
             args=args,
             extras=_call_extras(item),
         )
@@ -774,10 +788,13 @@ class OpenAIResponsesStreamDecoder(FrameDecoder):
                 annotations = part.get("annotations")
                 if annotations:
                     self._annotations.extend(annotations)
-                if not streamed and part.get("text"):
-                    out.append(TextDelta(part["text"], key))
-            elif kind == "refusal" and not streamed and part.get("refusal"):
-                out.append(RefusalDelta(part["refusal"]))
+                text = _text(part, "text")
+                if not streamed and text:
+                    out.append(TextDelta(text, key))
+            elif kind == "refusal" and not streamed:
+                refusal = _text(part, "refusal")
+                if refusal:
+                    out.append(RefusalDelta(refusal))
         self._texted.add(key)
         self._items[key] = item
 

@@ -81,6 +81,7 @@ from langchain_bhumi.protocols.base import (
     ResponseEncoder,
     ServerCodec,
     ToolChoice,
+    shape_errors_are_bad_requests,
 )
 
 logger = logging.getLogger("langchain_bhumi.proxy")
@@ -143,6 +144,7 @@ class OpenAIResponsesServer(ServerCodec):
 
     name = "openai_responses"
 
+    @shape_errors_are_bad_requests
     def decode_request(
         self, body: dict[str, Any], *, model: str | None = None, stream: bool | None = None
     ) -> ResponsesIncomingRequest:
