@@ -896,8 +896,12 @@ def _response_format(config: dict[str, Any], extra: dict[str, Any]) -> dict[str,
 # --- response encoding ------------------------------------------------------------------
 
 
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+"""`json.dumps` with these options builds an encoder per call; one is enough."""
+
+
 def _dumps(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return _COMPACT(value).encode()
 
 
 class GeminiEncoder(ResponseEncoder):
