@@ -103,8 +103,8 @@ class ChatBhumi(BaseChatModel):
             reasoning or a tool call), from the start of the call; SSE comments and pings
             do not count, so a server that only keeps the stream alive fails with
             `BhumiTimeoutError(phase="waiting for the first token")`.
-        async_backend: `"aiohttp"` (extra `langchain-bhumi[aiohttp]`) for high-concurrency
-            async streaming: about half the CPU per chunk.
+        async_backend: `"aiohttp"` (extra `langchain-bhumi[aiohttp]`) for many concurrent
+            async streams: less CPU per network read.
         max_retries: Retries for 408/409/429/5xx and connection failures, before any
             output reached you.
         max_frame_size: Longest stream line, event or JSON element, and largest
@@ -351,8 +351,8 @@ class ChatBhumi(BaseChatModel):
     `countTokens`; formats without one estimate)."""
     async_backend: Literal["httpx", "aiohttp"] = "httpx"
     """Connection handling of the private async pools: `"aiohttp"` (needs
-    `langchain-bhumi[aiohttp]`) roughly halves the CPU per streamed chunk under high
-    concurrency; `"httpx"` maps network errors more precisely."""
+    `langchain-bhumi[aiohttp]`) costs less CPU per read with many concurrent streams;
+    `"httpx"` maps network errors more precisely. Both give one chunk per network read."""
     max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
     """The longest line, event or JSON element a response stream may send, and the largest
     non-streamed answer, in bytes (16 MiB). Past it the call fails at once with

@@ -48,6 +48,7 @@ from langchain_bhumi.core.errors import (
 )
 from langchain_bhumi.core.events import StreamEvent
 from langchain_bhumi.core.framing import Framer, WholeBodyFramer
+from langchain_bhumi.core.reads import read_per_network_read
 from langchain_bhumi.core.redaction import Redactor
 
 logger = logging.getLogger("langchain_bhumi")
@@ -151,9 +152,10 @@ class Transport:
         limits: Connection pool limits for the private pools.
         async_backend: `"httpx"` (default), or `"aiohttp"` for the private async pools:
             httpx's API over aiohttp's connection handling (`langchain-bhumi[aiohttp]`),
-            which delivers what one network read brought as one piece and halves the CPU
-            per chunk in our benchmark. Its error mapping is coarser (a refused connection
-            reads as a connect timeout).
+            cheaper per read with many concurrent streams. Its error mapping is coarser (a
+            refused connection reads as a connect timeout). Both hand over what one
+            network read brought as one piece (on httpx, see `reads.py`), so a stream
+            yields one list of events per read.
         max_frame_size: The longest line, event or JSON element a stream may send, and
             the largest non-streamed body, in bytes; past it the call fails at once with
             `InvalidStreamDataError` instead of buffering without bound.
@@ -519,6 +521,7 @@ class Transport:
     # --- per read --------------------------------------------------------------------
 
     def _framer(self, decoder: StreamDecoder, response: httpx.Response) -> Framer:
+        read_per_network_read(response)
         framer = decoder.new_framer(response.headers.get("content-type", ""))
         framer.max_frame_size = self.max_frame_size
         return framer

@@ -175,7 +175,9 @@ def test_a_json_array_stream_arrives_in_pieces(server: ScriptedServer) -> None:
     words = ["Once", " upon", " a time."]
     server.enqueue(
         json_array(
-            *[chunk({"text": w}) for w in words[:-1]], chunk({"text": words[-1]}, finish="STOP")
+            *[chunk({"text": w}) for w in words[:-1]],
+            chunk({"text": words[-1]}, finish="STOP"),
+            delay=0.05,  # separate reads: one chunk per network read would join them
         )
     )
     chunks = list(model(server).stream("story"))

@@ -993,3 +993,112 @@ def test_a_proxy_backend_takes_its_frame_limit_from_the_config() -> None:
     ).backends["local"]
     backend = Backend(config)
     assert backend.client.transport.max_frame_size == 4096
+
+
+# --- one LangChain chunk per network read ---------------------------------------------
+
+
+class _PacedServer:
+    """Sends one text event, waits until the client has shown it to its consumer, then
+    sends `burst` more as separate HTTP chunks, back to back, and the end of the stream.
+    `prompt` says whether the first event reached the consumer before the server gave up
+    waiting: a client that held it back for more data would have hung until then."""
+
+    def __init__(self, burst: int) -> None:
+        import socket
+        import threading
+
+        self.burst = burst
+        self.delivered = threading.Event()
+        self.prompt = False
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _chunk(event: dict[str, Any] | str) -> bytes:
+        data = event if isinstance(event, str) else json.dumps(event)
+        payload = f"data: {data}\n\n".encode()
+        return b"%x\r\n%s\r\n" % (len(payload), payload)
+
+    def _serve(self) -> None:
+        conn, _ = self._sock.accept()
+        with conn:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += conn.recv(65536)
+            head, _, body = request.partition(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            while len(body) < length:
+                body += conn.recv(65536)
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                b"transfer-encoding: chunked\r\n\r\n" + self._chunk(text_chunk("first"))
+            )
+            self.prompt = self.delivered.wait(HANG_GUARD / 2)
+            for i in range(self.burst):
+                conn.sendall(self._chunk(text_chunk(f" {i}")))
+            conn.sendall(self._chunk(finish_chunk()) + self._chunk("[DONE]") + b"0\r\n\r\n")
+        self._sock.close()
+
+
+def _reads_completing_text_events(reads: list[bytes]) -> int:
+    """How many of the body reads finished at least one SSE event that carries text."""
+    stream = b"".join(reads)
+    ends, position = [], 0
+    for read in reads:
+        position += len(read)
+        ends.append(position)
+    completing = set()
+    start = stream.find(b"data: ")
+    while start >= 0:
+        end = stream.index(b"\n\n", start) + 2
+        if b'"content"' in stream[start:end]:
+            completing.add(next(i for i, e in enumerate(ends) if e >= end))
+        start = stream.find(b"data: ", end)
+    return len(completing)
+
+
+@pytest.mark.parametrize("mode", STREAM_MODES)
+def test_one_langchain_chunk_per_network_read_and_none_held_back(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the default install (httpx), each network read that completed text events
+    becomes exactly one chunk, and the first is delivered before any more bytes come."""
+    import httpcore._backends.anyio as anyio_backend
+    import httpcore._backends.sync as sync_backend
+
+    reads: list[bytes] = []
+    sync_read = sync_backend.SyncStream.read
+    async_read = anyio_backend.AnyIOStream.read
+
+    def counted(self: Any, max_bytes: int, timeout: float | None = None) -> bytes:
+        reads.append(sync_read(self, max_bytes, timeout))
+        return reads[-1]
+
+    async def acounted(self: Any, max_bytes: int, timeout: float | None = None) -> bytes:
+        reads.append(await async_read(self, max_bytes, timeout))
+        return reads[-1]
+
+    monkeypatch.setattr(sync_backend.SyncStream, "read", counted)
+    monkeypatch.setattr(anyio_backend.AnyIOStream, "read", acounted)
+    server = _PacedServer(burst=60)
+    seen: list[AIMessageChunk] = []
+
+    class Consumer(list[AIMessageChunk]):
+        """Signals the server at the first chunk, then lets the burst pile up."""
+
+        def append(self, chunk: AIMessageChunk) -> None:
+            super().append(chunk)
+            seen.append(chunk)
+            if len(self) == 1:
+                server.delivered.set()
+                time.sleep(0.3)
+
+    message = call(make_llm(server.url, max_retries=0), mode, chunks=Consumer())
+    assert message.content == "first" + "".join(f" {i}" for i in range(60))
+    assert server.prompt, "the first chunk waited for more data"
+    assert seen[-1].chunk_position == "last"
+    assert len(seen) - 1 == _reads_completing_text_events(reads)
+    assert len(seen) - 1 < 61  # the burst arrived in fewer reads than events

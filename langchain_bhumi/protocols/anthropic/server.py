@@ -90,6 +90,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from json.encoder import encode_basestring as _string
 from typing import Any
 
 from langchain_core.messages import (
@@ -851,7 +852,7 @@ def _sse(event: str, payload: dict[str, Any]) -> bytes:
 
 
 def _json(value: str) -> bytes:
-    return json.dumps(value, ensure_ascii=False).encode()
+    return _string(value).encode()  # what json.dumps(value, ensure_ascii=False) writes
 
 
 _DELTA = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":'

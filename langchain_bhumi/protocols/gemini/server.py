@@ -1014,8 +1014,12 @@ def _response_format(
 # --- response encoding ------------------------------------------------------------------
 
 
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+"""`json.dumps` with these options builds an encoder per call; one is enough."""
+
+
 def _dumps(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return _COMPACT(value).encode()
 
 
 class GeminiEncoder(ResponseEncoder):

@@ -40,6 +40,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from json.encoder import encode_basestring as _string
 from typing import Any
 
 from langchain_core.messages import (
@@ -497,6 +498,10 @@ def encode_usage(usage: Usage) -> dict[str, Any]:
     return encoded
 
 
+_DELTA_MARK = "\x00delta\x00"
+"""Stands for the delta while the constant part of a chunk is rendered."""
+
+
 class OpenAIChatEncoder(ResponseEncoder):
     """Normalized events -> chat-completions chunks (or one completion).
 
@@ -529,10 +534,20 @@ class OpenAIChatEncoder(ResponseEncoder):
         self._finish: str | None = None
         self._calls = 0
         self._held: set[int] = set()  # calls sent whole once done (custom, legacy)
+        # The bytes around a delta are the same in every chunk: built once, so a delta
+        # costs one string escape instead of a JSON dump of the whole chunk.
+        head, tail = self._frame_text(_DELTA_MARK).split(json.dumps(_DELTA_MARK))
+        self._head = "data: " + head
+        self._tail = tail + "\n\n"
 
     def _frame(
-        self, delta: dict[str, Any] | None, finish: str | None = None, **extra: Any
+        self, delta: dict[str, Any] | str | None, finish: str | None = None, **extra: Any
     ) -> bytes:
+        return b"data: " + self._frame_text(delta, finish, **extra).encode() + b"\n\n"
+
+    def _frame_text(
+        self, delta: dict[str, Any] | str | None, finish: str | None = None, **extra: Any
+    ) -> str:
         chunk: dict[str, Any] = {
             "id": self.response_id,
             "object": "chat.completion.chunk",
@@ -543,19 +558,22 @@ class OpenAIChatEncoder(ResponseEncoder):
             else [{"index": 0, "delta": delta, "finish_reason": finish}],
             **extra,
         }
-        return b"data: " + json.dumps(chunk, ensure_ascii=False).encode() + b"\n\n"
+        return json.dumps(chunk, ensure_ascii=False)
 
     def start(self) -> bytes:
         return self._frame({"role": "assistant", "content": ""})
 
     def encode(self, events: list[StreamEvent]) -> bytes:
-        frames: list[bytes] = []
+        head, tail = self._head, self._tail
+        frames: list[str] = []
         for event in events:
             kind = type(event)
             if kind is TextDelta and event.text:  # type: ignore[union-attr]
-                frames.append(self._frame({"content": event.text}))  # type: ignore[union-attr]
+                text = _string(event.text)  # type: ignore[union-attr]
+                frames.append(f'{head}{{"content": {text}}}{tail}')
             elif kind is ReasoningDelta and event.text:  # type: ignore[union-attr]
-                frames.append(self._frame({"reasoning_content": event.text}))  # type: ignore[union-attr]
+                text = _string(event.text)  # type: ignore[union-attr]
+                frames.append(f'{head}{{"reasoning_content": {text}}}{tail}')
             elif kind is ToolCallDelta:
                 assert isinstance(event, ToolCallDelta)
                 if event.index in self._held or (
@@ -564,26 +582,33 @@ class OpenAIChatEncoder(ResponseEncoder):
                 ):
                     self._held.add(event.index)
                     continue
-                call: dict[str, Any] = {"index": event.index, "function": {"arguments": event.args}}
-                if event.id is not None:
-                    call["id"] = event.id
-                    call["type"] = "function"
-                    call["function"]["name"] = event.name or ""
-                    self._calls += 1
-                frames.append(self._frame({"tool_calls": [call]}))
+                if event.id is None:
+                    args = _string(event.args)
+                    call = f'{{"index": {event.index}, "function": {{"arguments": {args}}}}}'
+                    frames.append(f'{head}{{"tool_calls": [{call}]}}{tail}')
+                    continue
+                self._calls += 1
+                first = {
+                    "index": event.index,
+                    "function": {"arguments": event.args, "name": event.name or ""},
+                    "id": event.id,
+                    "type": "function",
+                }
+                frames.append(head + json.dumps({"tool_calls": [first]}, ensure_ascii=False) + tail)
             elif kind is ToolCallDone and event.index in self._held:  # type: ignore[union-attr]
                 assert isinstance(event, ToolCallDone)
                 self._held.discard(event.index)
                 delta = self._whole_call(event, event.index)
                 if delta is not None:
-                    frames.append(self._frame(delta))
+                    frames.append(head + json.dumps(delta, ensure_ascii=False) + tail)
             elif kind is RefusalDelta:
-                frames.append(self._frame({"refusal": event.text}))  # type: ignore[union-attr]
+                text = _string(event.text)  # type: ignore[union-attr]
+                frames.append(f'{head}{{"refusal": {text}}}{tail}')
             elif kind is Usage:
                 self._usage = event  # type: ignore[assignment]
             elif kind is Finish:
                 self._finish = event.reason  # type: ignore[union-attr]
-        return b"".join(frames)
+        return "".join(frames).encode()
 
     def _whole_call(self, call: ToolCallDone, index: int) -> dict[str, Any] | None:
         """A custom or legacy call as one delta (`None`: a legacy answer's second call)."""
