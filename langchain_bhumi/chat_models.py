@@ -26,7 +26,7 @@ from typing_extensions import Self
 from langchain_bhumi.client import ProviderClient
 from langchain_bhumi.core.config import DEFAULT_MAX_FRAME_SIZE, RetryPolicy, Timeouts
 from langchain_bhumi.core.transport import HTTPRequest
-from langchain_bhumi.message_builder import MessageBuilder
+from langchain_bhumi.message_builder import MessageBuilder, generation_chunk
 from langchain_bhumi.protocols import CALL_PARAMS, ChatProtocol, ChatRequest
 from langchain_bhumi.providers import ResolvedModel, resolve_model
 
@@ -413,7 +413,7 @@ class ChatBhumi(BaseChatModel):
         for events in self._client.stream(request):
             chunk = builder.chunk(events)
             if chunk is not None:
-                yield ChatGenerationChunk(message=chunk)
+                yield generation_chunk(chunk)
         yield ChatGenerationChunk(message=builder.final_chunk())
 
     async def _astream(
@@ -427,7 +427,7 @@ class ChatBhumi(BaseChatModel):
         async for events in self._client.astream(request):
             chunk = builder.chunk(events)
             if chunk is not None:
-                yield ChatGenerationChunk(message=chunk)
+                yield generation_chunk(chunk)
         yield ChatGenerationChunk(message=builder.final_chunk())
 
     # --- request building --------------------------------------------------------------
