@@ -12,6 +12,8 @@ Clients:
     bhumi-async ChatBhumi `.astream()` for every scenario
     bhumi-aio   ChatBhumi `.astream()` over `http_async_client` on AiohttpTransport
     openai      langchain-openai's ChatOpenAI `.stream()` (`.astream()` for S4)
+    anthropic   langchain-anthropic's ChatAnthropic `.stream()` (`.astream()` for S4), on
+                the same workload in Anthropic's Messages format
 
 Sync clients run S1-S3 synchronously and S4 with asyncio; async clients run everything
 on one event loop.
@@ -80,13 +82,13 @@ class Client:
     def url(self, path: str) -> str:
         return f"{self.root}{path}/chat/completions"
 
-    def text(self, path: str) -> tuple[str, int]:
+    def text(self, path: str, pattern: str = "merge") -> tuple[str, int]:
         raise NotImplementedError
 
     def tools(self, path: str, pattern: str) -> tuple[Calls, int]:
         raise NotImplementedError
 
-    async def atext(self, path: str) -> tuple[str, int]:
+    async def atext(self, path: str, pattern: str = "merge") -> tuple[str, int]:
         raise NotImplementedError
 
     async def atools(self, path: str, pattern: str) -> tuple[Calls, int]:
@@ -187,7 +189,7 @@ class RawClient(Client):
                 acc.feed(sse.data)
         return acc
 
-    def text(self, path: str) -> tuple[str, int]:
+    def text(self, path: str, pattern: str = "merge") -> tuple[str, int]:
         acc = self._run(path, tools=False)
         return "".join(acc.text), acc.events
 
@@ -195,7 +197,7 @@ class RawClient(Client):
         acc = self._run(path, tools=True)
         return acc.assembled(), acc.events
 
-    async def atext(self, path: str) -> tuple[str, int]:
+    async def atext(self, path: str, pattern: str = "merge") -> tuple[str, int]:
         acc = await self._arun(path, tools=False)
         return "".join(acc.text), acc.events
 
@@ -218,18 +220,20 @@ class RawClient(Client):
 class LangChainClient(Client):
     """A LangChain chat model consumed as a user would: `.stream()` / `.astream()`.
 
-    S2 patterns:
-        merge    collect the chunks, merge once at the end (`chunks[0] + chunks[1:]`),
-                 which is what LangChain's own `stream()`/`invoke()` do internally
+    S1 and S2 patterns:
+        merge    S1: read each chunk's text; S2: collect the chunks, merge once at the
+                 end (`chunks[0] + chunks[1:]`), which is what LangChain's own
+                 `stream()`/`invoke()` do internally
         running  `full = chunk if full is None else full + chunk` on every chunk
     """
 
     patterns = ("merge", "running")
 
-    def __init__(self, root: str, factory: Factory, *, is_async: bool) -> None:
+    def __init__(self, root: str, factory: Factory, *, is_async: bool, v1: bool = True) -> None:
         super().__init__(root)
         self.factory = factory
         self.is_async = is_async
+        self.v1 = v1  # the base URL keeps its `/v1` (the Anthropic SDK adds its own)
         self.models: dict[tuple[str, bool], Any] = {}
         self.owned: dict[tuple[str, bool], list[Any]] = {}
 
@@ -239,24 +243,31 @@ class LangChainClient(Client):
         model = self.models.get(key)
         if model is None:
             owned: list[Any] = []
-            model = self.factory(self.root + path, owned)
+            base = path if self.v1 else path.removesuffix("/v1")
+            model = self.factory(self.root + base, owned)
             if tools:
                 model = model.bind_tools(workload.TOOL_SCHEMAS)
             self.models[key] = model
             self.owned[key] = owned
         return model
 
-    def text(self, path: str) -> tuple[str, int]:
+    def text(self, path: str, pattern: str = "merge") -> tuple[str, int]:
+        if pattern == "running":
+            full, count = self._merge(self.model(path).stream(PROMPT), pattern)
+            return full.text, count
         parts = []
         for chunk in self.model(path).stream(PROMPT):
             parts.append(chunk.text)
         return "".join(parts), len(parts)
 
-    async def atext(self, path: str) -> tuple[str, int]:
+    async def atext(self, path: str, pattern: str = "merge") -> tuple[str, int]:
+        full = None
         parts = []
         async for chunk in self.model(path).astream(PROMPT):
+            if pattern == "running":
+                full = chunk if full is None else full + chunk
             parts.append(chunk.text)
-        return "".join(parts), len(parts)
+        return (full.text if full is not None else "".join(parts)), len(parts)
 
     @staticmethod
     def _merge(chunks: Iterator[Any], pattern: str) -> tuple[Any, int]:
@@ -368,6 +379,16 @@ def make_client(name: str, root: str) -> Client:
             )
 
         return LangChainClient(root, chat_openai, is_async=False)
+    if name == "anthropic":
+        from langchain_anthropic import ChatAnthropic
+        from pydantic import SecretStr
+
+        def chat_anthropic(base_url: str, owned: list[Any]) -> Any:
+            return ChatAnthropic(  # type: ignore[call-arg]
+                model="bench", base_url=base_url, api_key=SecretStr("x"), max_tokens=1_000_000
+            )
+
+        return LangChainClient(root, chat_anthropic, is_async=False, v1=False)
     raise SystemExit(f"unknown client {name!r}")
 
 
@@ -452,14 +473,16 @@ class Bench:
 
     # S1 ---------------------------------------------------------------------------
 
-    def s1(self) -> Result:
+    def s1(self, pattern: str) -> Result:
         n = self.sizes.s1_chunks
         path = workload.scenario_path("text", n)
         expected = workload.expected_text(n)
         client = self.client
 
         def once() -> int:
-            text, count = self.call(lambda: client.text(path), lambda: client.atext(path))
+            text, count = self.call(
+                lambda: client.text(path, pattern), lambda: client.atext(path, pattern)
+            )
             _check(text == expected, f"S1 text differs ({len(text)} vs {len(expected)} chars)")
             return int(count)
 
@@ -592,8 +615,9 @@ def run(
     scenarios: list[str],
     repeat: int,
     freeze: bool = False,
+    skip: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    """Measure one client; returns the JSON-able report."""
+    """Measure one client (every scenario key but those in `skip`); the JSON-able report."""
     rss_start = _rss_mb()
     client = make_client(name, root)
     rss_imported = _rss_mb()
@@ -608,7 +632,8 @@ def run(
         return {"client": name, "error": f"warm-up failed: {exc!r}"}
     steps: list[tuple[str, Callable[[], Result]]] = []
     if "S1" in scenarios:
-        steps.append(("S1", bench.s1))
+        for pattern in client.patterns:
+            steps.append((f"S1.{pattern}", lambda p=pattern: bench.s1(p)))  # type: ignore[misc]
     if "S2" in scenarios:
         for pattern in client.patterns:
             steps.append((f"S2.{pattern}", lambda p=pattern: bench.s2(p)))  # type: ignore[misc]
@@ -617,6 +642,8 @@ def run(
     if "S4" in scenarios:
         steps.append(("S4", bench.s4))
     for key, step in steps:
+        if key in skip:
+            continue
         print(f"  {name} {key} ...", file=sys.stderr, flush=True)
         try:
             results[key] = step()
@@ -642,12 +669,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cpu", type=int, default=None, help="pin to this CPU")
     parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() after imports")
+    parser.add_argument("--skip", default="", help="scenario keys not to run, e.g. S2.running")
     args = parser.parse_args()
     if args.cpu is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
     sizes = workload.QUICK if args.quick else workload.FULL
     scenarios = args.scenarios.split(",")
-    report = run(args.client, args.root, sizes, scenarios, args.repeat, args.gc_freeze)
+    skip = frozenset(k for k in args.skip.split(",") if k)
+    report = run(args.client, args.root, sizes, scenarios, args.repeat, args.gc_freeze, skip)
     print(json.dumps(report), flush=True)
 
 

@@ -31,7 +31,7 @@ CATEGORIES = (
     ("langchain_bhumi/core/toolcalls", "bhumi tool-call assembler"),
     ("langchain_bhumi/protocols", "bhumi OpenAI decoder"),
     ("langchain_bhumi/chat_models", "bhumi ChatBhumi._stream"),
-    ("langchain_bhumi/_output", "bhumi MessageBuilder"),
+    ("langchain_bhumi/message_builder", "bhumi MessageBuilder"),
     ("langchain_bhumi", "bhumi other"),
     ("langchain_core/load/serializable", "pydantic init of message/generation objects"),
     ("pydantic/", "pydantic init of message/generation objects"),

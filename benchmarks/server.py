@@ -6,7 +6,8 @@ aiohttp and the openai SDK: keep-alive, `Content-Length` request bodies, chunked
 responses. Bodies are pre-built per scenario; every SSE event is written as its own
 chunked-encoding chunk with its own `transport.write`, as a real server does.
 
-- `POST /<kind>/<n>/<pace_ms>/v1/chat/completions` streams a scenario (see `workload`):
+- `POST /<kind>/<n>/<pace_ms>/v1/chat/completions` (or `/v1/messages`, Anthropic's
+  format) streams a scenario (see `workload`):
   unpaced (`pace_ms` 0) with write flow control, or with delta k sent at
   `start + (k + 1) * pace_ms` (absolute schedule, so pacing does not drift).
 - `GET /stats` answers `{"cpu": <server CPU seconds>, "requests": n, "connections": n}`.
@@ -54,15 +55,15 @@ class Bodies:
     """Pre-built, chunk-framed response pieces per `(kind, n)`, built on first use."""
 
     def __init__(self) -> None:
-        self._cache: dict[tuple[str, int], list[bytes]] = {}
+        self._cache: dict[tuple[str, str, int], list[bytes]] = {}
         self.requests = 0
         self.connections = 0
 
-    def get(self, kind: str, n: int) -> list[bytes]:
-        key = (kind, n)
+    def get(self, kind: str, n: int, form: str = "chat/completions") -> list[bytes]:
+        key = (form, kind, n)
         pieces = self._cache.get(key)
         if pieces is None:
-            pieces = [_chunked(e) for e in workload.sse_events(kind, n)]
+            pieces = [_chunked(e) for e in workload.FORMATS[form](kind, n)]
             self._cache[key] = pieces
         return pieces
 
@@ -140,10 +141,11 @@ class BenchProtocol(asyncio.Protocol):
             self.transport.write(_plain("200 OK", json.dumps(stats).encode()))
             return
         parts = path.split("/")
+        form = "messages" if path.endswith("/messages") else "chat/completions"
         try:
             kind, n, pace_ms = parts[1], int(parts[2]), int(parts[3])
-            pieces = self.bodies.get(kind, n)
-        except (IndexError, ValueError) as exc:
+            pieces = self.bodies.get(kind, n, form)
+        except (IndexError, KeyError, ValueError) as exc:
             body = json.dumps({"error": {"message": f"bad path {path!r}: {exc}"}}).encode()
             self.transport.write(_plain("404 Not Found", body))
             return
@@ -155,7 +157,7 @@ class BenchProtocol(asyncio.Protocol):
             self._pump()
             return
         # Leading events now; delta k at start + (k + 1) * pace; trailing events at once.
-        for _ in range(workload.LEADING_EVENTS[kind]):
+        for _ in range(workload.LEADING_EVENTS[form, kind]):
             self.transport.write(self.queue.popleft())
         self._paced(self.loop.time(), pace_ms / 1000, 1, n)
 

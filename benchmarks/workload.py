@@ -3,10 +3,11 @@
 Everything is deterministic: the server builds its response bodies from these functions
 and the clients check what they assembled against the same functions.
 
-A scenario travels in the URL path, so every client (raw httpx, ChatBhumi, ChatOpenAI)
-selects it through its base URL alone: `POST /<kind>/<n>/<pace_ms>/v1/chat/completions`,
-where `kind` is `text` (n content chunks) or `tools` (two parallel tool calls whose
-arguments arrive as n fragments in total, alternating between the calls).
+A scenario travels in the URL path, so every client (raw httpx, ChatBhumi, ChatOpenAI,
+ChatAnthropic) selects it through its base URL alone: `POST /<kind>/<n>/<pace_ms>/v1/
+chat/completions` (OpenAI's format) or `.../v1/messages` (Anthropic's), where `kind` is
+`text` (n content chunks) or `tools` (two parallel tool calls whose arguments arrive as
+n fragments in total, alternating between the calls in OpenAI's format).
 """
 
 from __future__ import annotations
@@ -154,9 +155,86 @@ def sse_events(kind: str, n: int) -> list[bytes]:
     return events
 
 
-# How many leading events of `sse_events` precede the paced deltas, and trail them.
-LEADING_EVENTS = {"text": 1, "tools": 3}
-TRAILING_EVENTS = 3
+def _anthropic_event(payload: dict[str, Any]) -> bytes:
+    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return f"event: {payload['type']}\ndata: {data}\n\n".encode()
+
+
+def anthropic_events(kind: str, n: int) -> list[bytes]:
+    """The same response in Anthropic's Messages streaming format (`/v1/messages`).
+
+    Text: one text block, one `text_delta` per token. Tools: one `tool_use` block per
+    call with the same fragments as `input_json_delta` events, the first call's block
+    closed before the second opens (Anthropic never interleaves blocks).
+    """
+    message = {
+        "id": "msg_bench00000000000000000000",
+        "type": "message",
+        "role": "assistant",
+        "model": MODEL,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": 12, "output_tokens": 1},
+    }
+    events = [{"type": "message_start", "message": message}]
+    if kind == "text":
+        events.append(
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            }
+        )
+        events.extend(
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": t}}
+            for t in text_tokens(n)
+        )
+        events.append({"type": "content_block_stop", "index": 0})
+        reason = "end_turn"
+    elif kind == "tools":
+        for index, fragments in enumerate(tool_fragments(n)):
+            block = {
+                "type": "tool_use",
+                "id": TOOL_IDS[index],
+                "name": TOOL_NAMES[index],
+                "input": {},
+            }
+            events.append({"type": "content_block_start", "index": index, "content_block": block})
+            events.extend(
+                {
+                    "type": "content_block_delta",
+                    "index": index,
+                    "delta": {"type": "input_json_delta", "partial_json": piece},
+                }
+                for piece in fragments
+            )
+            events.append({"type": "content_block_stop", "index": index})
+        reason = "tool_use"
+    else:
+        raise ValueError(f"unknown scenario kind {kind!r}")
+    events.append(
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": reason, "stop_sequence": None},
+            "usage": {"output_tokens": n},
+        }
+    )
+    events.append({"type": "message_stop"})
+    return [_anthropic_event(e) for e in events]
+
+
+FORMATS = {"chat/completions": sse_events, "messages": anthropic_events}
+"""The response format a request asks for, by the end of its path."""
+
+# How many leading events precede the paced deltas (per format and kind); the rest of
+# the events after the deltas are sent at once.
+LEADING_EVENTS = {
+    ("chat/completions", "text"): 1,
+    ("chat/completions", "tools"): 3,
+    ("messages", "text"): 2,
+    ("messages", "tools"): 2,
+}
 
 
 def expected_tool_calls(n: int) -> list[dict[str, Any]]:

@@ -35,7 +35,7 @@ from langchain_bhumi.core.errors import ConfigurationError
 from langchain_bhumi.core.text_tool_calls import TextToolCallFilter
 from langchain_bhumi.core.transport import HTTPRequest
 from langchain_bhumi.langchain_errors import langchain_errors
-from langchain_bhumi.message_builder import MessageBuilder
+from langchain_bhumi.message_builder import MessageBuilder, generation_chunk
 from langchain_bhumi.profiles import model_profile
 from langchain_bhumi.protocols import CALL_PARAMS, ChatProtocol, ChatRequest, get_protocol
 from langchain_bhumi.protocols.tokens import estimate_text_tokens, estimate_tokens
@@ -613,7 +613,7 @@ class ChatBhumi(BaseChatModel):
             for events in recovery.stream(batches) if recovery else batches:
                 chunk = builder.chunk(events)
                 if chunk is not None:
-                    yield ChatGenerationChunk(message=chunk)
+                    yield generation_chunk(chunk)
         yield ChatGenerationChunk(message=builder.final_chunk())
 
     async def _astream(
@@ -631,7 +631,7 @@ class ChatBhumi(BaseChatModel):
             async for events in recovery.astream(batches) if recovery else batches:
                 chunk = builder.chunk(events)
                 if chunk is not None:
-                    yield ChatGenerationChunk(message=chunk)
+                    yield generation_chunk(chunk)
         yield ChatGenerationChunk(message=builder.final_chunk())
 
     # --- token counts ------------------------------------------------------------------

@@ -26,6 +26,7 @@ from langchain_core.messages import (
     ToolCallChunk,
 )
 from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
+from langchain_core.outputs import ChatGenerationChunk
 from langchain_core.utils.json import parse_partial_json
 
 from langchain_bhumi.core.events import (
@@ -161,19 +162,9 @@ class MessageBuilder:
         if not self._v1:
             derived = _derived_calls(call_chunks)
             if derived is not None:
-                # Exactly what validation would build (tests/unit/test_message_builder.py), without
-                # LangChain's partial-JSON parse of every argument piece. Every field that
-                # has a default factory is passed: pydantic inspects a factory's signature
-                # on each call it makes (60x slower than validating).
-                return AIMessageChunk.model_construct(
-                    content=text,
-                    additional_kwargs=kwargs,
-                    response_metadata={},
-                    tool_call_chunks=call_chunks,
-                    tool_calls=derived[0],
-                    invalid_tool_calls=derived[1],
-                    id=None,
-                )
+                # Exactly what validation would build, without LangChain's partial-JSON
+                # parse of every argument piece.
+                return _unvalidated_chunk(text, kwargs, call_chunks, derived[0], derived[1])
         metadata: dict[str, Any] = {}
         body: str | list[str | dict[str, Any]] = text
         if self._v1:
@@ -350,6 +341,99 @@ class MessageBuilder:
         if info is not None:
             metadata.update(info.extra)
         return metadata
+
+
+_CHUNK_FIELDS = (
+    "content",
+    "additional_kwargs",
+    "response_metadata",
+    "type",
+    "name",
+    "id",
+    "tool_calls",
+    "invalid_tool_calls",
+    "usage_metadata",
+    "tool_call_chunks",
+    "chunk_position",
+)
+_KNOWN_SHAPE = tuple(AIMessageChunk.model_fields) == _CHUNK_FIELDS and tuple(
+    ChatGenerationChunk.model_fields
+) == ("text", "generation_info", "type", "message")
+"""Whether langchain-core's chunk classes have the fields the builders below fill in
+(langchain-core 1.7 and 1.8 do); otherwise `model_construct` and validation are used."""
+
+_ALL_CHUNK_FIELDS = frozenset(AIMessageChunk.model_fields)
+_ALL_GENERATION_FIELDS = frozenset(ChatGenerationChunk.model_fields)
+"""The `__pydantic_fields_set__` of the objects built below: every field was given. Each
+object gets its own copy, since setting an extra attribute on a message adds its name."""
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _unvalidated_chunk(
+    text: str,
+    kwargs: dict[str, Any],
+    call_chunks: list[ToolCallChunk],
+    tool_calls: list[ToolCall],
+    invalid: list[InvalidToolCall],
+) -> AIMessageChunk:
+    """The chunk validation would build from these fields (tests/unit/test_message_builder.py
+    checks they are equal), in a fifth of `model_construct`'s time."""
+    if not _KNOWN_SHAPE:  # pragma: no cover - a langchain-core with other chunk fields
+        return AIMessageChunk.model_construct(
+            content=text,
+            additional_kwargs=kwargs,
+            response_metadata={},
+            tool_call_chunks=call_chunks,
+            tool_calls=tool_calls,
+            invalid_tool_calls=invalid,
+            id=None,
+        )
+    chunk = _new(AIMessageChunk)
+    _set(
+        chunk,
+        "__dict__",
+        {
+            "content": text,
+            "additional_kwargs": kwargs,
+            "response_metadata": {},
+            "type": "AIMessageChunk",
+            "name": None,
+            "id": None,
+            "tool_calls": tool_calls,
+            "invalid_tool_calls": invalid,
+            "usage_metadata": None,
+            "tool_call_chunks": call_chunks,
+            "chunk_position": None,
+        },
+    )
+    _set(chunk, "__pydantic_fields_set__", set(_ALL_CHUNK_FIELDS))
+    _set(chunk, "__pydantic_extra__", {})  # messages allow extra fields; each has its own
+    _set(chunk, "__pydantic_private__", None)
+    return chunk
+
+
+def generation_chunk(message: AIMessageChunk) -> ChatGenerationChunk:
+    """`ChatGenerationChunk(message=message)`, without re-validating the message (for text
+    content; other content goes through validation, whose text rules it needs)."""
+    if not _KNOWN_SHAPE or not isinstance(message.content, str):
+        return ChatGenerationChunk(message=message)
+    generation = _new(ChatGenerationChunk)
+    _set(
+        generation,
+        "__dict__",
+        {
+            "text": message.text,
+            "generation_info": None,
+            "type": "ChatGenerationChunk",
+            "message": message,
+        },
+    )
+    _set(generation, "__pydantic_fields_set__", set(_ALL_GENERATION_FIELDS))
+    _set(generation, "__pydantic_extra__", None)
+    _set(generation, "__pydantic_private__", None)
+    return generation
 
 
 def _derived_calls(

@@ -18,10 +18,12 @@ KEY = "sk-ant-test-0123456789"
 SIG = "EqQBCkYIBxgCKkB-signature"
 
 
-def sse(*events: dict[str, Any]) -> Scripted:
-    """An Anthropic SSE body: `event: <type>` + `data:` per event, one HTTP chunk each."""
+def sse(*events: dict[str, Any], delay: float = 0.0) -> Scripted:
+    """An Anthropic SSE body: `event: <type>` + `data:` per event, one HTTP chunk each
+    (`delay` apart, so each is its own network read when a test looks at chunk order)."""
     return Scripted(
-        parts=[f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events]
+        parts=[f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events],
+        delay=delay,
     )
 
 
@@ -155,7 +157,7 @@ def test_the_model_string_alone_finds_the_key_and_endpoint(monkeypatch: pytest.M
 
 
 def test_streamed_thinking_and_parallel_calls(server: ScriptedServer) -> None:
-    server.enqueue(sse(*THINK_AND_CALL))
+    server.enqueue(sse(*THINK_AND_CALL, delay=0.01))
     chunks = list(model(server).bind_tools([get_weather]).stream("Paris and Rome?"))
 
     full = message_chunk_to_message(chunks[0] + chunks[1:])

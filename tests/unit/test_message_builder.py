@@ -70,9 +70,10 @@ def test_fast_chunks_equal_validated_chunks(
     and they add up the same way."""
     from langchain_core.load import dumpd
     from langchain_core.messages import AIMessageChunk
+    from langchain_core.outputs import ChatGenerationChunk
 
     from langchain_bhumi.core.events import ReasoningDelta, TextDelta, ToolCallDelta
-    from langchain_bhumi.message_builder import MessageBuilder
+    from langchain_bhumi.message_builder import MessageBuilder, generation_chunk
 
     events: list[Any] = [TextDelta(text)] if text else []
     if reasoning:
@@ -93,6 +94,39 @@ def test_fast_chunks_equal_validated_chunks(
     assert built == validated
     assert dumpd(built) == dumpd(validated)
     assert (built + validated) == (validated + validated)
+    generation = generation_chunk(built)
+    assert generation == ChatGenerationChunk(message=validated)
+    assert dumpd(generation) == dumpd(ChatGenerationChunk(message=validated))
+
+
+def test_fast_chunks_do_not_share_what_langchain_assigns() -> None:
+    """LangChain sets `id` and `response_metadata` on every chunk it streams; the chunks
+    built without validation share only what no assignment changes."""
+    from langchain_core.messages import AIMessageChunk
+
+    from langchain_bhumi.core.events import TextDelta, ToolCallDelta
+    from langchain_bhumi.message_builder import MessageBuilder
+
+    builder = MessageBuilder()
+    first = builder.chunk([TextDelta("a")])
+    second = builder.chunk([ToolCallDelta(0, "call_1", "f", "x")])
+    assert first is not None and second is not None
+    fields_before = set(second.model_fields_set)
+    first.id = "run-1"
+    first.response_metadata = {"model_provider": "bhumi"}
+    first.additional_kwargs["seen"] = True
+    assert (second.id, second.response_metadata, second.additional_kwargs) == (None, {}, {})
+    assert second.model_fields_set == fields_before
+    first.trace = "extra"  # messages accept extra fields; they stay on the chunk they were set on
+    assert first.trace == "extra" and not hasattr(second, "trace")
+    assert second.model_fields_set == fields_before
+    assert first + second == AIMessageChunk(
+        content="a",
+        additional_kwargs={"seen": True},
+        response_metadata={"model_provider": "bhumi"},
+        tool_call_chunks=second.tool_call_chunks,
+        id="run-1",
+    )
 
 
 # --- invalid calls: the arguments as received, the reason, on every path ------------------
