@@ -152,8 +152,7 @@ class Transport:
         limits: Connection pool limits for the private pools.
         async_backend: `"httpx"` (default), or `"aiohttp"` for the private async pools:
             httpx's API over aiohttp's connection handling (`langchain-bhumi[aiohttp]`),
-            cheaper per read with many concurrent streams. Its error mapping is coarser (a
-            refused connection reads as a connect timeout). Both hand over what one
+            cheaper per read with many concurrent streams. Both hand over what one
             network read brought as one piece (on httpx, see `reads.py`), so a stream
             yields one list of events per read.
         max_frame_size: The longest line, event or JSON element a stream may send, and
@@ -618,11 +617,12 @@ class Transport:
     def _transport_failure(
         self, request: HTTPRequest, exc: httpx.TransportError, started: float
     ) -> BhumiTimeoutError | BhumiConnectionError:
-        if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+        refused = isinstance(exc, httpx.ConnectTimeout) and _refused_under_aiohttp(exc)
+        if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout) and not refused:
             return self._timeout("connect", request, started)
         if isinstance(exc, httpx.WriteTimeout):
             return self._timeout("sending request", request, started)
-        if isinstance(exc, httpx.TimeoutException):
+        if isinstance(exc, httpx.TimeoutException) and not refused:
             return self._timeout("waiting for headers", request, started)
         reason = self.redactor.text(str(exc) or type(exc).__name__)
         return BhumiConnectionError(
@@ -707,6 +707,14 @@ class Transport:
                 stats.delivered,
                 time.monotonic() - started,
             )
+
+
+
+def _refused_under_aiohttp(exc: httpx.TransportError) -> bool:
+    """httpx-aiohttp maps every aiohttp connection error, a refused connection included,
+    to `ConnectTimeout`; the aiohttp error it chains says whether time ran out."""
+    cause = exc.__cause__
+    return cause is not None and not isinstance(cause, TimeoutError | asyncio.TimeoutError)
 
 
 def _request_id(headers: httpx.Headers) -> str | None:

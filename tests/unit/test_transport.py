@@ -253,6 +253,17 @@ def test_connection_refused_raises_connection_error(mode: str) -> None:
     assert f"{base}/v1/chat/completions" in str(error)
 
 
+@pytest.mark.parametrize("mode", ["ainvoke", "astream"])
+def test_connection_refused_under_aiohttp_is_a_connection_error_too(mode: str) -> None:
+    """httpx-aiohttp reports a refused connection as `ConnectTimeout`; it is not a timeout
+    (the proxy answers 502, not 504, for it)."""
+    pytest.importorskip("httpx_aiohttp")
+    base = f"http://127.0.0.1:{closed_port()}"
+    with pytest.raises(BhumiConnectionError) as caught:
+        call(make_llm(base, max_retries=0, async_backend="aiohttp"), mode)
+    assert caught.value.url == f"{base}/v1/chat/completions"
+
+
 # --- retries -------------------------------------------------------------------------------
 
 
