@@ -80,12 +80,21 @@ class Proxy:
     """`langchain-bhumi serve` over the benchmark backend, one model name per scenario
     kind (`text`, `tools`), optionally under `py-spy record`."""
 
-    def __init__(self, root: str, chunks: int, pace_ms: int, profile: Path | None = None) -> None:
+    def __init__(
+        self,
+        root: str,
+        chunks: int,
+        pace_ms: int,
+        profile: Path | None = None,
+        async_backend: str = "httpx",
+    ) -> None:
         self.port = free_port()
+        self.async_backend = async_backend
         self.url = f"http://127.0.0.1:{self.port}"
         backends = "".join(
             f'[backends.{kind}]\nprovider = "openai"\napi_key = "x"\n'
-            f'base_url = "{root}/{kind}/{chunks}/{pace_ms}/v1"\n\n'
+            f'base_url = "{root}/{kind}/{chunks}/{pace_ms}/v1"\n'
+            f'async_backend = "{async_backend}"\n\n'
             for kind in ("text", "tools")
         )
         models = '[models]\ntext = "text/bench"\ntools = "tools/bench"\n'
@@ -285,11 +294,17 @@ def main() -> None:
     parser.add_argument("--pace-ms", type=int, default=0, help="0: as fast as the proxy reads")
     parser.add_argument("--only", default="", help="comma-separated, e.g. P1,P3")
     parser.add_argument("--profile", type=Path, help="record the proxy with py-spy here")
+    parser.add_argument(
+        "--async-backend",
+        choices=["httpx", "aiohttp"],
+        default="httpx",
+        help="the proxy's client to the backend (aiohttp: langchain-bhumi[aiohttp])",
+    )
     args = parser.parse_args()
     keys = [k.strip().upper() for k in args.only.split(",") if k.strip()] or list(SCENARIOS)
 
     backend, root = start_server(cpu=None)
-    proxy = Proxy(root, args.chunks, args.pace_ms, args.profile)
+    proxy = Proxy(root, args.chunks, args.pace_ms, args.profile, args.async_backend)
     results = []
     try:
         for key in keys:

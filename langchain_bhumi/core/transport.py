@@ -709,7 +709,6 @@ class Transport:
             )
 
 
-
 def _refused_under_aiohttp(exc: httpx.TransportError) -> bool:
     """httpx-aiohttp maps every aiohttp connection error, a refused connection included,
     to `ConnectTimeout`; the aiohttp error it chains says whether time ran out."""

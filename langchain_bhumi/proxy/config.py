@@ -28,7 +28,7 @@ base_url = "http://127.0.0.1:18080/v1"
 params = { temperature = 0 }    # defaults for every request to this backend
 first_token_timeout = 120       # optional: fail a stream that sends only keep-alives
 drop = ["reasoning_effort"]     # options this backend rejects
-async_backend = "aiohttp"       # for many concurrent streams (langchain-bhumi[aiohttp])
+async_backend = "httpx"         # default: "aiohttp" when installed (langchain-bhumi[proxy])
 max_frame_size = 16_777_216     # longest stream line/event/element from this backend
 
 [backends.openai]
@@ -116,9 +116,11 @@ class BackendConfig:
     """Request options this backend rejects, removed before sending (e.g. gemini-cli sends
     a thinking level on every request; non-reasoning models refuse `reasoning_effort`)."""
     async_backend: AsyncBackend = "httpx"
-    """`"aiohttp"` (`langchain-bhumi[aiohttp]`) for many concurrent streams: httpx's pool
-    scans every connection on every request, which dominates the proxy's CPU from a few
-    hundred concurrent streams on (see `benchmarks/soak.py`)."""
+    """The client to this backend. A config file's default is `"aiohttp"` when
+    httpx-aiohttp is installed (`langchain-bhumi[proxy]` installs it): it spends about
+    half httpx's CPU per streamed chunk, and httpx's pool scans every connection on every
+    request, which dominates from a few hundred concurrent streams on (see
+    `benchmarks/proxy.py` and `benchmarks/soak.py`)."""
     max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
     """The longest line, event or JSON element this backend's streams may send (bytes)."""
 
@@ -372,6 +374,15 @@ def _proxy_keys(server: dict[str, Any], where: str) -> tuple[ProxyKey, ...]:
     return tuple(keys)
 
 
+def default_async_backend() -> AsyncBackend:
+    """`"aiohttp"` when httpx-aiohttp is installed, else `"httpx"`."""
+    try:
+        import httpx_aiohttp  # noqa: F401
+    except ImportError:
+        return "httpx"
+    return "aiohttp"
+
+
 def _backend(name: str, table: dict[str, Any], where: str) -> BackendConfig:
     if "provider" not in table:
         raise ConfigurationError(f"{where}: 'provider' is required (e.g. 'openai', 'llamacpp')")
@@ -389,7 +400,7 @@ def _backend(name: str, table: dict[str, Any], where: str) -> BackendConfig:
             f"{where}: unknown params {sorted(unknown)}; "
             f"allowed: {', '.join(sorted(GENERATION_PARAMS))}"
         )
-    async_backend = table.get("async_backend", "httpx")
+    async_backend = table.get("async_backend", default_async_backend())
     if async_backend not in ("httpx", "aiohttp"):
         raise ConfigurationError(f"{where}: async_backend must be 'httpx' or 'aiohttp'")
     return BackendConfig(

@@ -301,12 +301,21 @@ def test_a_cancelled_request_frees_its_slot(
     assert reply.status_code == 200, reply.text
 
 
-def test_a_proxy_on_aiohttp_streams_and_cancels_the_same_way(
-    backend: ScriptedServer, start_proxy: Callable[[ProxyConfig], RunningProxy]
+def test_the_default_client_to_backends_is_aiohttp_when_installed(
+    backend: ScriptedServer,
 ) -> None:
-    """`async_backend = "aiohttp"` (the choice for many concurrent streams)."""
     pytest.importorskip("httpx_aiohttp")
-    proxy = start_proxy(config_for(backend, backend={"async_backend": "aiohttp"}, server=FAST))
+    assert [b.async_backend for b in config_for(backend).backends.values()] == ["aiohttp"]
+
+
+@pytest.mark.parametrize("client", ["httpx", "aiohttp"])
+def test_a_proxy_on_either_client_streams_and_cancels_the_same_way(
+    backend: ScriptedServer, start_proxy: Callable[[ProxyConfig], RunningProxy], client: str
+) -> None:
+    """`async_backend` is aiohttp by default when installed, httpx otherwise."""
+    if client == "aiohttp":
+        pytest.importorskip("httpx_aiohttp")
+    proxy = start_proxy(config_for(backend, backend={"async_backend": client}, server=FAST))
     backend.enqueue(text_stream("hello there"), Scripted(stall_before_headers=60))
     url = proxy.url + "/v1/chat/completions"
     reply = httpx.post(url, json=FRONTENDS["openai"].body, timeout=10)
