@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from langchain_bhumi.proxy.config import ProxyConfig, parse_config, single_backend
-from tests.proxy.conftest import RunningProxy, backend_reached
+from tests.proxy.conftest import RunningProxy, backend_closed_within, backend_reached
 from tests.support.cassettes import LOCAL_MODEL
 from tests.support.server import Received, Scripted, ScriptedServer
 
@@ -77,7 +77,6 @@ def test_backend_errors_come_back_in_each_frontends_format(
 ) -> None:
     """The backend's failure, in the client's own error shape, with a status the client
     can act on (the backend's auth or server failures are the proxy's 502)."""
-    pytest.importorskip("langchain_bhumi.protocols.anthropic.server")
     proxy = start_proxy(config_for(backend, backend={"max_retries": 0}))
     error = {"error": {"message": "backend says no", "type": "invalid_request_error"}}
     backend.enqueue(*(Scripted.json(error, status=status) for _ in range(3)))
@@ -245,6 +244,8 @@ def test_a_request_that_waits_too_long_for_a_slot_is_a_503_with_retry_after(
 def test_a_client_that_disconnects_cancels_the_backend_request(
     backend: ScriptedServer, proxy: RunningProxy
 ) -> None:
+    """Mid-stream: the backend, still sending (4 s of answer left), sees its connection
+    closed within a second of the client leaving."""
     parts = [chunk({"content": f"word{n} "}) for n in range(200)]
     backend.enqueue(Scripted.sse(*parts, delay=0.02))
     with httpx.stream(
@@ -253,10 +254,8 @@ def test_a_client_that_disconnects_cancels_the_backend_request(
         for line in reply.iter_lines():
             if "word3" in line:
                 break
-    deadline = time.monotonic() + 5
-    while backend.aborted == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert backend.aborted == 1, "the backend response was not abandoned"
+    closed_within = backend_closed_within(backend, time.monotonic())
+    assert closed_within <= 1.0, f"the backend request closed {closed_within:.2f} s late"
 
 
 def test_concurrent_streams_do_not_mix(backend: ScriptedServer, proxy: RunningProxy) -> None:
@@ -298,7 +297,6 @@ def test_concurrent_streams_do_not_mix(backend: ScriptedServer, proxy: RunningPr
 
 
 def test_health_models_and_token_counts(proxy: RunningProxy) -> None:
-    pytest.importorskip("langchain_bhumi.protocols.gemini.server")
     assert httpx.get(proxy.url + "/health").json()["status"] == "ok"
     assert httpx.get(proxy.url + "/v1/models").json()["data"][0]["id"] == LOCAL_MODEL
     models = httpx.get(proxy.url + "/v1beta/models").json()["models"]

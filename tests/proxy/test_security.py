@@ -31,9 +31,6 @@ from tests.proxy.test_operations import (
 )
 from tests.support.server import Received, Scripted, ScriptedServer
 
-pytest.importorskip("langchain_bhumi.protocols.anthropic.server")
-pytest.importorskip("langchain_bhumi.protocols.gemini.server")
-
 PROXY_KEY = "proxy-key-SECRET-4f1a9c"
 OTHER_KEY = "proxy-key-SECRET-77b2e0"
 BACKEND_KEY = "sk-backend-SECRET-90ab12"
