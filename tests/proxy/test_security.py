@@ -37,10 +37,13 @@ BACKEND_KEY = "sk-backend-SECRET-90ab12"
 CLIENT_KEY = "client-own-SECRET-5d6e7f"
 
 GEMINI = "/v1beta/models/gemini-2.5-flash"
+RESPONSES_BODY = {"model": "gpt-4o-mini", "input": "hi"}
 ROUTES: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("POST", "/v1/chat/completions", OPENAI_BODY, "openai"),
     ("POST", "/chat/completions", OPENAI_BODY, "openai"),
     ("GET", "/v1/models", None, "openai"),
+    ("POST", "/v1/responses", RESPONSES_BODY, "openai"),
+    ("POST", "/responses", RESPONSES_BODY, "openai"),
     ("POST", "/v1/messages", ANTHROPIC_BODY, "anthropic"),
     ("POST", "/v1/messages/count_tokens", ANTHROPIC_BODY, "anthropic"),
     ("POST", GEMINI + ":generateContent", GEMINI_BODY, "gemini"),
@@ -112,11 +115,16 @@ def test_a_valid_key_is_accepted_in_each_apis_own_header(
 def test_each_frontends_model_call_works_with_its_own_header(
     backend: ScriptedServer, keyed: RunningProxy
 ) -> None:
-    backend.enqueue(*(Scripted.json(COMPLETION) for _ in range(3)))
+    backend.enqueue(*(Scripted.json(COMPLETION) for _ in range(4)))
     replies = [
         httpx.post(
             keyed.url + "/v1/chat/completions",
             json=OPENAI_BODY,
+            headers={"authorization": f"Bearer {PROXY_KEY}"},
+        ),
+        httpx.post(
+            keyed.url + "/v1/responses",
+            json=RESPONSES_BODY,
             headers={"authorization": f"Bearer {PROXY_KEY}"},
         ),
         httpx.post(
@@ -128,7 +136,7 @@ def test_each_frontends_model_call_works_with_its_own_header(
             headers={"x-goog-api-key": PROXY_KEY},
         ),
     ]
-    assert [r.status_code for r in replies] == [200, 200, 200]
+    assert [r.status_code for r in replies] == [200, 200, 200, 200]
     for received in backend.received:  # the proxy key is not the backend's business
         assert PROXY_KEY not in json.dumps(received.headers)
 
