@@ -188,14 +188,25 @@ class ProxyConfig:
         return backend_keys + tuple(k.secret for k in self.proxy_keys)
 
 
+OPEN_PROXY_FIX = (
+    "Set [server].proxy_keys (clients then send one as their API key), or, if something in "
+    "front of the proxy already authenticates clients, pass --allow-open-proxy (or set "
+    "[server].open_proxy = true)"
+)
+"""How to serve other machines, said wherever the proxy refuses to (`serve`, the gate)."""
+
+
 def is_loopback(host: str) -> bool:
     """Whether binding `host` keeps the proxy reachable from this machine only."""
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         return False  # a host name: it may resolve to anything
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback  # an IPv4 peer of a dual-stack socket
+    return address.is_loopback
 
 
 def check_exposure(config: ProxyConfig) -> None:
@@ -209,9 +220,7 @@ def check_exposure(config: ProxyConfig) -> None:
         return
     raise ConfigurationError(
         f"refusing to serve on {config.host} without proxy keys: anyone who can reach the "
-        "port could use the backends and spend their keys. Set [server].proxy_keys (clients "
-        "then send one as their API key), or, if something in front of the proxy already "
-        "authenticates clients, pass --allow-open-proxy (or set [server].open_proxy = true)"
+        f"port could use the backends and spend their keys. {OPEN_PROXY_FIX}"
     )
 
 

@@ -181,6 +181,139 @@ def test_only_loopback_may_be_served_without_proxy_keys(host: str, exposed: bool
         check_exposure(parse_config({"backends": LOCAL, "server": {"host": host, **server}}))
 
 
+# --- a proxy started some other way than `serve` (uvicorn --factory, create_app) -----------
+
+Answer = tuple[int, dict[str, Any] | None, bool]
+
+
+def gate_answer(
+    server: tuple[str, int | None] | None,
+    path: str = "/v1/chat/completions",
+    *,
+    method: str = "POST",
+    keys: tuple[ProxyKey, ...] = (),
+    open_proxy: bool = False,
+    headers: tuple[tuple[bytes, bytes], ...] = (),
+) -> Answer:
+    """What the gate answers a request that came in on `server` (ASGI `scope["server"]`,
+    the local end of the connection): status, JSON body (`None` when the routes
+    answered), and whether the routes behind the gate ran."""
+    from langchain_bhumi.proxy import routes
+    from langchain_bhumi.proxy.app import default_codecs
+    from langchain_bhumi.proxy.gate import Gate
+
+    reached: list[bool] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        reached.append(True)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"served"})
+
+    gate = Gate(
+        app,
+        keys=KeyRing(keys),
+        codecs=default_codecs(),
+        frontend_for_path=routes.frontend_for_path,
+        open_proxy=open_proxy,
+    )
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "query_string": b"",
+        "headers": list(headers),
+        "server": server,
+        "client": ("203.0.113.7", 50123),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(gate(scope, receive, send))
+    status = sent[0]["status"]
+    body = b"".join(m.get("body", b"") for m in sent[1:])
+    return status, None if reached else json.loads(body), bool(reached)
+
+
+NETWORK = [("192.168.1.5", 8080), ("10.0.0.2", 443), ("2001:db8::5", 8080), ("::ffff:10.0.0.2", 80)]
+LOCAL_ONLY = [
+    ("127.0.0.1", 8080),
+    ("::1", 8080),
+    ("::ffff:127.0.0.1", 8080),  # an IPv4 client of a dual-stack `::` bind
+    ("/run/proxy.sock", None),  # a Unix socket
+    ("testserver", 80),  # an in-process test client
+    None,
+]
+
+
+@pytest.mark.parametrize("server", NETWORK)
+@pytest.mark.parametrize(
+    ("path", "api"),
+    [
+        ("/v1/chat/completions", "openai"),
+        ("/v1/responses", "openai"),
+        ("/v1/messages", "anthropic"),
+        (GEMINI + ":generateContent", "gemini"),
+        ("/health", "openai"),
+    ],
+)
+def test_without_proxy_keys_a_request_from_the_network_is_refused_with_the_fix(
+    server: tuple[str, int], path: str, api: str
+) -> None:
+    """`uvicorn --factory ...create_app_from_environment --host 0.0.0.0` skips `serve`'s
+    check: the gate refuses what comes in on a non-loopback address, in the API's own
+    error format, saying how to fix it, and the routes never run."""
+    method = "GET" if path == "/health" else "POST"
+    status, body, reached = gate_answer(server, path, method=method)
+    assert (status, reached) == (403, False)
+    assert body is not None
+    if api == "anthropic":
+        assert body["type"] == "error" and body["error"]["type"] == "permission_error"
+        message = body["error"]["message"]
+    elif api == "gemini":
+        assert body["error"]["code"] == 403 and body["error"]["status"] == "PERMISSION_DENIED"
+        message = body["error"]["message"]
+    else:
+        assert body["error"]["type"] == "permission_error"
+        message = body["error"]["message"]
+    assert "without proxy keys" in message and server[0] in message
+    assert "[server].proxy_keys" in message and "open_proxy = true" in message
+
+
+@pytest.mark.parametrize("server", LOCAL_ONLY)
+def test_without_proxy_keys_a_local_request_is_served(
+    server: tuple[str, int | None] | None,
+) -> None:
+    assert gate_answer(server) == (200, None, True)
+
+
+@pytest.mark.parametrize("server", NETWORK[:1])
+def test_proxy_keys_or_the_open_proxy_flag_serve_the_network(server: tuple[str, int]) -> None:
+    keys = (ProxyKey("ci", PROXY_KEY),)
+    assert gate_answer(server, keys=keys)[0] == 401
+    given = ((b"authorization", f"Bearer {PROXY_KEY}".encode()),)
+    assert gate_answer(server, keys=keys, headers=given) == (200, None, True)
+    assert gate_answer(server, open_proxy=True) == (200, None, True)
+
+
+def test_the_app_refuses_the_network_unless_its_config_allows_an_open_proxy() -> None:
+    """The same rule in the app as `create_app` and the worker factory build it."""
+    from starlette.testclient import TestClient
+
+    from langchain_bhumi.proxy.app import create_app
+
+    for server, expected in ({}, 403), ({"open_proxy": True}, 200):
+        app = create_app(parse_config({"backends": LOCAL, "server": server}))
+        client = TestClient(app, base_url="http://192.168.1.5:8080")
+        assert client.get("/v1/models").status_code == expected
+        local = TestClient(app, base_url="http://127.0.0.1:8080")
+        assert local.get("/v1/models").status_code == 200
+
+
 def test_proxy_keys_with_names_and_limits() -> None:
     keys = [PROXY_KEY, {"key": OTHER_KEY, "name": "ci", "requests_per_minute": 5}]
     server = {"proxy_keys": keys, "key_max_concurrent": 2}
