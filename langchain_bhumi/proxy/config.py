@@ -352,7 +352,8 @@ def _number(
 
 def _proxy_keys(server: dict[str, Any], where: str) -> tuple[ProxyKey, ...]:
     """`proxy_keys` entries (a key, or a table with `key`, `name` and limits), with the
-    `key_*` defaults applied; entries whose key expands to nothing are left out."""
+    `key_*` defaults applied. A key that expands to nothing is an error: leaving it out
+    could leave the proxy open while its operator believes keys are on."""
     defaults = {
         "requests_per_minute": server.get("key_requests_per_minute"),
         "max_concurrent": server.get("key_max_concurrent"),
@@ -369,7 +370,10 @@ def _proxy_keys(server: dict[str, Any], where: str) -> tuple[ProxyKey, ...]:
             )
         secret = expand_env(table["key"], at)
         if not secret:
-            continue
+            raise ConfigurationError(
+                f"{at} = {table['key']!r} is empty (an environment variable in it is set but "
+                "empty?): set it, or remove the entry"
+            )
         limits = {
             name: _number({name: value}, name, at, int, 0, minimum=1)
             for name in defaults

@@ -314,6 +314,26 @@ def test_the_app_refuses_the_network_unless_its_config_allows_an_open_proxy() ->
         assert local.get("/v1/models").status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("entry", "named"),
+    [
+        ("${TEST_EMPTY_KEY}", r"proxy_keys\[1\] = '\$\{TEST_EMPTY_KEY\}' is empty"),
+        ({"key": "${TEST_EMPTY_KEY}", "name": "ci"}, r"proxy_keys\[1\] .*TEST_EMPTY_KEY"),
+        ("", r"proxy_keys\[1\] = '' is empty"),
+        ("${TEST_UNSET_KEY}", r"proxy_keys\[1\]: environment variable TEST_UNSET_KEY is not set"),
+    ],
+)
+def test_a_proxy_key_that_expands_to_nothing_stops_the_proxy_instead_of_opening_it(
+    monkeypatch: pytest.MonkeyPatch, entry: str | dict[str, str], named: str
+) -> None:
+    """`proxy_keys = ["${KEY}"]` with KEY empty: leaving the entry out could leave the
+    proxy open while its operator believes keys are on."""
+    monkeypatch.setenv("TEST_EMPTY_KEY", "")
+    monkeypatch.delenv("TEST_UNSET_KEY", raising=False)
+    with pytest.raises(ConfigurationError, match=named):
+        parse_config({"backends": LOCAL, "server": {"proxy_keys": [PROXY_KEY, entry]}})
+
+
 def test_proxy_keys_with_names_and_limits() -> None:
     keys = [PROXY_KEY, {"key": OTHER_KEY, "name": "ci", "requests_per_minute": 5}]
     server = {"proxy_keys": keys, "key_max_concurrent": 2}
