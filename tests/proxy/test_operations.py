@@ -96,6 +96,37 @@ def test_backend_errors_come_back_in_each_frontends_format(
     assert len(backend.received) == 3
 
 
+UNKNOWN_MODEL_CALLS = {
+    "openai": ("/v1/chat/completions", {**OPENAI_BODY, "model": "no-such-model"}),
+    "responses": ("/v1/responses", {"model": "no-such-model", "input": "hi"}),
+    "anthropic": ("/v1/messages", {**ANTHROPIC_BODY, "model": "no-such-model"}),
+    "gemini": ("/v1beta/models/no-such-model:generateContent", GEMINI_BODY),
+}
+
+
+@pytest.mark.parametrize("frontend", list(UNKNOWN_MODEL_CALLS))
+def test_a_model_no_backend_serves_is_a_404_in_each_frontends_format(
+    backend: ScriptedServer, start_proxy: Callable[[ProxyConfig], RunningProxy], frontend: str
+) -> None:
+    """With two backends and no [default], a name the model map does not know is the
+    client's 404 (an SDK reports "model not found"), not a 400 or a 500."""
+    local = {"provider": "llamacpp", "base_url": backend.url}
+    config = parse_config({"backends": {"one": local, "two": local}, "models": {"known": "one/m"}})
+    proxy = start_proxy(config)
+    path, body = UNKNOWN_MODEL_CALLS[frontend]
+    reply = post(proxy.url, path, body)
+    assert reply.status_code == 404
+    error = reply.json()["error"]
+    if frontend == "anthropic":
+        assert reply.json()["type"] == "error" and error["type"] == "not_found_error"
+    elif frontend == "gemini":
+        assert error["code"] == 404 and error["status"] == "NOT_FOUND"
+    else:
+        assert error["type"] == "not_found_error"
+    assert "'no-such-model'" in error["message"] and "[models]" in error["message"]
+    assert backend.received == []
+
+
 def test_a_failure_mid_stream_ends_the_stream_with_an_error_event(
     backend: ScriptedServer, proxy: RunningProxy
 ) -> None:
