@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from langchain_bhumi.core.errors import ConfigurationError
 from langchain_bhumi.proxy.config import ProxyConfig, parse_config, single_backend
 from tests.proxy.conftest import RunningProxy, backend_closed_within, backend_reached
 from tests.support.cassettes import LOCAL_MODEL
@@ -202,6 +203,48 @@ def test_client_credentials_never_reach_the_backend_unless_passthrough(
         authorization="Bearer client-secret-abc",
     )
     assert backend.received[-1].headers["authorization"] == "Bearer client-secret-abc"
+
+
+# --- backends as the proxy builds them --------------------------------------------------------
+
+
+def test_a_backend_without_a_key_says_which_config_fields_to_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The proxy's operator writes TOML, not `ChatBhumi(api_key=...)`: the error names the
+    backend, its table's `api_key` / `api_key_env` and the provider's variable."""
+    from langchain_bhumi.proxy.app import create_app
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    config = parse_config({"backends": {"cloud": {"provider": "openai"}}})
+    with pytest.raises(ConfigurationError) as caught:
+        create_app(config)
+    message = str(caught.value)
+    assert "backend 'cloud'" in message and "[backends.cloud]" in message
+    assert "api_key =" in message and 'api_key_env = "OPENAI_API_KEY"' in message
+    assert "export OPENAI_API_KEY" in message
+    assert "ChatBhumi" not in message
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env")  # the provider's variable is enough
+    create_app(config)
+
+
+def test_a_local_backend_waits_for_headers_as_long_as_chatbhumi_does(
+    backend: ScriptedServer,
+) -> None:
+    """llama.cpp sends no headers until it has read the whole prompt: a proxied llamacpp
+    backend gets the provider's long header wait, unless its table sets one."""
+    from langchain_bhumi import ChatBhumi
+    from langchain_bhumi.proxy.service import Backend
+
+    def header_wait(**table: Any) -> float | None:
+        config = config_for(backend, backend=table)
+        return Backend(config.backends["local"]).client.transport.timeouts.headers
+
+    model = ChatBhumi(model=f"llamacpp/{LOCAL_MODEL}", base_url=backend.url)
+    chat_wait = model._client.transport.timeouts.headers
+    assert chat_wait is not None and chat_wait > 60  # longer than the idle timeout
+    assert header_wait() == chat_wait
+    assert header_wait(header_timeout=5) == 5.0
 
 
 # --- limits -----------------------------------------------------------------------------------
