@@ -1,5 +1,5 @@
-"""The translating proxy: serve the OpenAI, Anthropic and Gemini API shapes over any
-backend ChatBhumi supports (`pip install 'langchain-bhumi[proxy]'`).
+"""The translating proxy: serve the OpenAI (Chat Completions and Responses), Anthropic and
+Gemini API shapes over any backend ChatBhumi supports (`pip install 'langchain-bhumi[proxy]'`).
 
 ```bash
 langchain-bhumi serve --config proxy.toml          # see langchain_bhumi.proxy.config

@@ -1,6 +1,6 @@
-"""The translating proxy as an ASGI app: OpenAI, Anthropic and Gemini API shapes over any
-backend (see `service.py` for what happens to a request, `routes.py` for the URLs,
-`gate.py` for the key check and the access line)."""
+"""The translating proxy as an ASGI app: the OpenAI (Chat Completions and Responses),
+Anthropic and Gemini API shapes over any backend (see `service.py` for what happens to a
+request, `routes.py` for the URLs, `gate.py` for the key check and the access line)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,9 @@ def create_app(config: ProxyConfig, codecs: dict[str, ServerCodec] | None = None
     `POST /v1/messages/count_tokens` (Anthropic); `POST /v1beta/models/{model}:generateContent`,
     `:streamGenerateContent` (`alt=sse` or a JSON array), `:countTokens`,
     `GET /v1beta/models` (Gemini); `GET /health`. With proxy keys configured, every route
-    but `GET /health` needs one.
+    but `GET /health` needs one; without them, a request that comes in on a non-loopback
+    address is refused (403) unless `config.open_proxy` is set, as `serve` refuses to bind
+    one.
 
     Example:
         ```python
@@ -58,6 +60,7 @@ def create_app(config: ProxyConfig, codecs: dict[str, ServerCodec] | None = None
         codecs=codecs,
         frontend_for_path=routes.frontend_for_path,
         secrets=proxy.secrets,
+        open_proxy=config.open_proxy,
     )
     app = Starlette(routes=routes.build(proxy, codecs), middleware=[gate], lifespan=lifespan)
     app.state.proxy = proxy
@@ -71,6 +74,10 @@ def create_app_from_environment() -> Starlette:
     ```bash
     uvicorn --factory langchain_bhumi.proxy.app:create_app_from_environment --workers 4
     ```
+
+    Started this way, `serve`'s refusal to bind a non-loopback host without proxy keys
+    does not run; the app itself then answers 403 to requests from the network (see
+    `gate.Gate`).
     """
     return create_app(config_from_environment())
 

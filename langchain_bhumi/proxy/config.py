@@ -190,14 +190,25 @@ class ProxyConfig:
         return backend_keys + tuple(k.secret for k in self.proxy_keys)
 
 
+OPEN_PROXY_FIX = (
+    "Set [server].proxy_keys (clients then send one as their API key), or, if something in "
+    "front of the proxy already authenticates clients, pass --allow-open-proxy (or set "
+    "[server].open_proxy = true)"
+)
+"""How to serve other machines, said wherever the proxy refuses to (`serve`, the gate)."""
+
+
 def is_loopback(host: str) -> bool:
     """Whether binding `host` keeps the proxy reachable from this machine only."""
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         return False  # a host name: it may resolve to anything
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback  # an IPv4 peer of a dual-stack socket
+    return address.is_loopback
 
 
 def check_exposure(config: ProxyConfig) -> None:
@@ -211,9 +222,7 @@ def check_exposure(config: ProxyConfig) -> None:
         return
     raise ConfigurationError(
         f"refusing to serve on {config.host} without proxy keys: anyone who can reach the "
-        "port could use the backends and spend their keys. Set [server].proxy_keys (clients "
-        "then send one as their API key), or, if something in front of the proxy already "
-        "authenticates clients, pass --allow-open-proxy (or set [server].open_proxy = true)"
+        f"port could use the backends and spend their keys. {OPEN_PROXY_FIX}"
     )
 
 
@@ -345,7 +354,8 @@ def _number(
 
 def _proxy_keys(server: dict[str, Any], where: str) -> tuple[ProxyKey, ...]:
     """`proxy_keys` entries (a key, or a table with `key`, `name` and limits), with the
-    `key_*` defaults applied; entries whose key expands to nothing are left out."""
+    `key_*` defaults applied. A key that expands to nothing is an error: leaving it out
+    could leave the proxy open while its operator believes keys are on."""
     defaults = {
         "requests_per_minute": server.get("key_requests_per_minute"),
         "max_concurrent": server.get("key_max_concurrent"),
@@ -362,7 +372,10 @@ def _proxy_keys(server: dict[str, Any], where: str) -> tuple[ProxyKey, ...]:
             )
         secret = expand_env(table["key"], at)
         if not secret:
-            continue
+            raise ConfigurationError(
+                f"{at} = {table['key']!r} is empty (an environment variable in it is set but "
+                "empty?): set it, or remove the entry"
+            )
         limits = {
             name: _number({name: value}, name, at, int, 0, minimum=1)
             for name in defaults

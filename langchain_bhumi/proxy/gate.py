@@ -3,12 +3,17 @@
 `Gate` is ASGI middleware around all routes, so a route cannot be left open by mistake:
 with proxy keys configured, everything except `GET /health` needs one (an unknown path
 too, so the proxy cannot be probed), answered with the 401 of the API the path belongs
-to. It writes one access line per request at INFO on `langchain_bhumi.proxy`, when the
-response is over; handlers add their fields to the request's `AccessRecord`.
+to. Without proxy keys (and without `open_proxy`) it answers 403 to a request that came
+in on a non-loopback address: `serve` refuses to bind one, but an app started another way
+(`uvicorn --factory ... --host 0.0.0.0`) would otherwise be an open relay. It writes one
+access line per request at INFO on `langchain_bhumi.proxy`, when the response is over;
+handlers add their fields to the request's `AccessRecord`.
 """
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import logging
 import secrets
 import time
@@ -20,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from langchain_bhumi.core.redaction import Redactor
 from langchain_bhumi.protocols.base import ServerCodec
+from langchain_bhumi.proxy.config import OPEN_PROXY_FIX, is_loopback
 from langchain_bhumi.proxy.keys import KeyRing, KeyState, presented_key
 
 logger = logging.getLogger("langchain_bhumi.proxy")
@@ -53,6 +59,18 @@ class AccessRecord:
         return str(self.fields["rid"])
 
 
+@functools.lru_cache(maxsize=64)
+def reachable_from_network(host: str) -> bool:
+    """Whether a connection's local address (`scope["server"][0]`) is one other machines
+    can reach: an IP address, not loopback. A Unix socket's path or a name (an in-process
+    test client) is not an address on the network."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return not is_loopback(host)
+
+
 def access_record(scope: Scope) -> AccessRecord:
     """The request's record (a fresh one when the app runs without the gate)."""
     record = scope.get(ACCESS)
@@ -70,6 +88,8 @@ class Gate:
         codecs: Frontend codecs by format name, for 401 bodies in each API's format.
         frontend_for_path: The format name a path belongs to.
         secrets: Values never to show in a log line.
+        open_proxy: Serve requests from the network without proxy keys (something in
+            front of the proxy authenticates clients).
     """
 
     def __init__(
@@ -80,12 +100,15 @@ class Gate:
         codecs: dict[str, ServerCodec],
         frontend_for_path: Callable[[str], str],
         secrets: tuple[str, ...] = (),
+        open_proxy: bool = False,
     ) -> None:
         self.app = app
         self.keys = keys
         self.codecs = codecs
         self.frontend_for_path = frontend_for_path
         self.redactor = Redactor(secrets)
+        self.local_only = not keys and not open_proxy
+        self._warned = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -106,6 +129,10 @@ class Gate:
             await send(message)
 
         try:
+            server = scope.get("server")
+            if self.local_only and server and reachable_from_network(server[0]):
+                await self._refuse_network(server[0], scope, receive, watch)
+                return
             if self.keys and (scope["method"], scope["path"]) not in _PUBLIC:
                 record.key = self.keys.match(record.client_key)
                 if record.key is None:
@@ -117,12 +144,29 @@ class Gate:
             self._log(record, record.status or status)
 
     async def _unauthorized(self, scope: Scope, receive: Receive, send: Send) -> None:
-        codec = self.codecs[self.frontend_for_path(scope["path"])]
         given = "an unknown" if scope[ACCESS].client_key else "no"
         message = f"{given} proxy key: send a key this proxy was configured with as your API key"
+        await self._refuse(401, "authentication_error", message, scope, receive, send)
+
+    async def _refuse_network(self, host: str, scope: Scope, receive: Receive, send: Send) -> None:
+        message = (
+            f"this proxy runs without proxy keys and was reached on {host}, an address other "
+            "machines can reach, so it refuses the request: anyone who can reach the port "
+            f"could use its backends and spend their keys. {OPEN_PROXY_FIX}"
+        )
+        if not self._warned:  # also where no access line shows (uvicorn's default logging)
+            self._warned = True
+            logger.warning("%s", message)
+        await self._refuse(403, "permission_error", message, scope, receive, send)
+
+    async def _refuse(
+        self, status: int, kind: str, message: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Answer in the error format of the API the path belongs to."""
+        codec = self.codecs[self.frontend_for_path(scope["path"])]
         scope[ACCESS].fields["error"] = message
-        body = codec.error_body(401, "authentication_error", message)
-        await JSONResponse(body, status_code=401)(scope, receive, send)
+        body = codec.error_body(status, kind, message)
+        await JSONResponse(body, status_code=status)(scope, receive, send)
 
     def _log(self, record: AccessRecord, status: int) -> None:
         if not logger.isEnabledFor(logging.INFO):

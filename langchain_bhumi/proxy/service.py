@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 
 from langchain_bhumi.client import ProviderClient
 from langchain_bhumi.core.config import RetryPolicy, Timeouts
-from langchain_bhumi.core.errors import BhumiError, ConfigurationError
+from langchain_bhumi.core.errors import BhumiError, ConfigurationError, MissingAPIKeyError
 from langchain_bhumi.core.redaction import Redactor
 from langchain_bhumi.protocols.base import (
     ChatRequest,
@@ -84,13 +84,32 @@ class Backend:
         await self.client.transport.aclose()
 
 
+def _connect(config: BackendConfig) -> Backend:
+    """The backend; a missing key is said in the proxy configuration's terms."""
+    try:
+        return Backend(config)
+    except MissingAPIKeyError as exc:
+        table = f"[backends.{config.name}]"
+        variable = exc.env_vars[0] if exc.env_vars else None
+        fix = (
+            f'set api_key = "${{{variable}}}" or api_key_env = "{variable}" in {table}, '
+            f"or export {variable}"
+            if variable
+            else f"set api_key or api_key_env in {table}"
+        )
+        raise ConfigurationError(
+            f"backend {config.name!r} (provider {exc.provider!r}) has no API key: {fix} "
+            "(with `serve --model`: pass --api-key)"
+        ) from None
+
+
 class ProxyApp:
     """The proxy's state and handlers (see `create_app`)."""
 
     def __init__(self, config: ProxyConfig, codecs: dict[str, ServerCodec]) -> None:
         self.config = config
         self.codecs = codecs
-        self.backends = {name: Backend(b) for name, b in config.backends.items()}
+        self.backends = {name: _connect(b) for name, b in config.backends.items()}
         self.keys = KeyRing(config.proxy_keys)
         self.slots = Slots(config.max_concurrent, config.queue_timeout)
         self.call_extras = CallExtrasCache(

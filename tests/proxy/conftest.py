@@ -58,6 +58,20 @@ async def backend_reached(backend: ScriptedServer, count: int = 1) -> None:
     )
 
 
+def backend_closed_within(backend: ScriptedServer, left: float, guard: float = 10) -> float:
+    """Seconds from `left` (the `time.monotonic()` at which the client went away) until
+    the backend saw its one request's connection closed; fails after `guard` seconds (the
+    backend would have held its answer much longer)."""
+    deadline = left + guard
+    while not backend.aborted:
+        if time.monotonic() > deadline:
+            raise AssertionError("the backend request was not closed")
+        time.sleep(0.005)
+    closed = time.monotonic() - left
+    assert backend.aborted == 1, f"{backend.aborted} backend requests were closed, not 1"
+    return closed
+
+
 class RunningProxy:
     def __init__(self, url: str, server: object, thread: threading.Thread) -> None:
         self.url = url

@@ -31,19 +31,19 @@ from tests.proxy.test_operations import (
 )
 from tests.support.server import Received, Scripted, ScriptedServer
 
-pytest.importorskip("langchain_bhumi.protocols.anthropic.server")
-pytest.importorskip("langchain_bhumi.protocols.gemini.server")
-
 PROXY_KEY = "proxy-key-SECRET-4f1a9c"
 OTHER_KEY = "proxy-key-SECRET-77b2e0"
 BACKEND_KEY = "sk-backend-SECRET-90ab12"
 CLIENT_KEY = "client-own-SECRET-5d6e7f"
 
 GEMINI = "/v1beta/models/gemini-2.5-flash"
+RESPONSES_BODY = {"model": "gpt-4o-mini", "input": "hi"}
 ROUTES: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("POST", "/v1/chat/completions", OPENAI_BODY, "openai"),
     ("POST", "/chat/completions", OPENAI_BODY, "openai"),
     ("GET", "/v1/models", None, "openai"),
+    ("POST", "/v1/responses", RESPONSES_BODY, "openai"),
+    ("POST", "/responses", RESPONSES_BODY, "openai"),
     ("POST", "/v1/messages", ANTHROPIC_BODY, "anthropic"),
     ("POST", "/v1/messages/count_tokens", ANTHROPIC_BODY, "anthropic"),
     ("POST", GEMINI + ":generateContent", GEMINI_BODY, "gemini"),
@@ -115,11 +115,16 @@ def test_a_valid_key_is_accepted_in_each_apis_own_header(
 def test_each_frontends_model_call_works_with_its_own_header(
     backend: ScriptedServer, keyed: RunningProxy
 ) -> None:
-    backend.enqueue(*(Scripted.json(COMPLETION) for _ in range(3)))
+    backend.enqueue(*(Scripted.json(COMPLETION) for _ in range(4)))
     replies = [
         httpx.post(
             keyed.url + "/v1/chat/completions",
             json=OPENAI_BODY,
+            headers={"authorization": f"Bearer {PROXY_KEY}"},
+        ),
+        httpx.post(
+            keyed.url + "/v1/responses",
+            json=RESPONSES_BODY,
             headers={"authorization": f"Bearer {PROXY_KEY}"},
         ),
         httpx.post(
@@ -131,7 +136,7 @@ def test_each_frontends_model_call_works_with_its_own_header(
             headers={"x-goog-api-key": PROXY_KEY},
         ),
     ]
-    assert [r.status_code for r in replies] == [200, 200, 200]
+    assert [r.status_code for r in replies] == [200, 200, 200, 200]
     for received in backend.received:  # the proxy key is not the backend's business
         assert PROXY_KEY not in json.dumps(received.headers)
 
@@ -174,6 +179,159 @@ def test_only_loopback_may_be_served_without_proxy_keys(host: str, exposed: bool
         check_exposure(open_config)
     for server in ({"proxy_keys": [PROXY_KEY]}, {"open_proxy": True}):
         check_exposure(parse_config({"backends": LOCAL, "server": {"host": host, **server}}))
+
+
+# --- a proxy started some other way than `serve` (uvicorn --factory, create_app) -----------
+
+Answer = tuple[int, dict[str, Any] | None, bool]
+
+
+def gate_answer(
+    server: tuple[str, int | None] | None,
+    path: str = "/v1/chat/completions",
+    *,
+    method: str = "POST",
+    keys: tuple[ProxyKey, ...] = (),
+    open_proxy: bool = False,
+    headers: tuple[tuple[bytes, bytes], ...] = (),
+) -> Answer:
+    """What the gate answers a request that came in on `server` (ASGI `scope["server"]`,
+    the local end of the connection): status, JSON body (`None` when the routes
+    answered), and whether the routes behind the gate ran."""
+    from langchain_bhumi.proxy import routes
+    from langchain_bhumi.proxy.app import default_codecs
+    from langchain_bhumi.proxy.gate import Gate
+
+    reached: list[bool] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        reached.append(True)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"served"})
+
+    gate = Gate(
+        app,
+        keys=KeyRing(keys),
+        codecs=default_codecs(),
+        frontend_for_path=routes.frontend_for_path,
+        open_proxy=open_proxy,
+    )
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "query_string": b"",
+        "headers": list(headers),
+        "server": server,
+        "client": ("203.0.113.7", 50123),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(gate(scope, receive, send))
+    status = sent[0]["status"]
+    body = b"".join(m.get("body", b"") for m in sent[1:])
+    return status, None if reached else json.loads(body), bool(reached)
+
+
+NETWORK = [("192.168.1.5", 8080), ("10.0.0.2", 443), ("2001:db8::5", 8080), ("::ffff:10.0.0.2", 80)]
+LOCAL_ONLY = [
+    ("127.0.0.1", 8080),
+    ("::1", 8080),
+    ("::ffff:127.0.0.1", 8080),  # an IPv4 client of a dual-stack `::` bind
+    ("/run/proxy.sock", None),  # a Unix socket
+    ("testserver", 80),  # an in-process test client
+    None,
+]
+
+
+@pytest.mark.parametrize("server", NETWORK)
+@pytest.mark.parametrize(
+    ("path", "api"),
+    [
+        ("/v1/chat/completions", "openai"),
+        ("/v1/responses", "openai"),
+        ("/v1/messages", "anthropic"),
+        (GEMINI + ":generateContent", "gemini"),
+        ("/health", "openai"),
+    ],
+)
+def test_without_proxy_keys_a_request_from_the_network_is_refused_with_the_fix(
+    server: tuple[str, int], path: str, api: str
+) -> None:
+    """`uvicorn --factory ...create_app_from_environment --host 0.0.0.0` skips `serve`'s
+    check: the gate refuses what comes in on a non-loopback address, in the API's own
+    error format, saying how to fix it, and the routes never run."""
+    method = "GET" if path == "/health" else "POST"
+    status, body, reached = gate_answer(server, path, method=method)
+    assert (status, reached) == (403, False)
+    assert body is not None
+    if api == "anthropic":
+        assert body["type"] == "error" and body["error"]["type"] == "permission_error"
+        message = body["error"]["message"]
+    elif api == "gemini":
+        assert body["error"]["code"] == 403 and body["error"]["status"] == "PERMISSION_DENIED"
+        message = body["error"]["message"]
+    else:
+        assert body["error"]["type"] == "permission_error"
+        message = body["error"]["message"]
+    assert "without proxy keys" in message and server[0] in message
+    assert "[server].proxy_keys" in message and "open_proxy = true" in message
+
+
+@pytest.mark.parametrize("server", LOCAL_ONLY)
+def test_without_proxy_keys_a_local_request_is_served(
+    server: tuple[str, int | None] | None,
+) -> None:
+    assert gate_answer(server) == (200, None, True)
+
+
+@pytest.mark.parametrize("server", NETWORK[:1])
+def test_proxy_keys_or_the_open_proxy_flag_serve_the_network(server: tuple[str, int]) -> None:
+    keys = (ProxyKey("ci", PROXY_KEY),)
+    assert gate_answer(server, keys=keys)[0] == 401
+    given = ((b"authorization", f"Bearer {PROXY_KEY}".encode()),)
+    assert gate_answer(server, keys=keys, headers=given) == (200, None, True)
+    assert gate_answer(server, open_proxy=True) == (200, None, True)
+
+
+def test_the_app_refuses_the_network_unless_its_config_allows_an_open_proxy() -> None:
+    """The same rule in the app as `create_app` and the worker factory build it."""
+    from starlette.testclient import TestClient
+
+    from langchain_bhumi.proxy.app import create_app
+
+    for server, expected in ({}, 403), ({"open_proxy": True}, 200):
+        app = create_app(parse_config({"backends": LOCAL, "server": server}))
+        client = TestClient(app, base_url="http://192.168.1.5:8080")
+        assert client.get("/v1/models").status_code == expected
+        local = TestClient(app, base_url="http://127.0.0.1:8080")
+        assert local.get("/v1/models").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("entry", "named"),
+    [
+        ("${TEST_EMPTY_KEY}", r"proxy_keys\[1\] = '\$\{TEST_EMPTY_KEY\}' is empty"),
+        ({"key": "${TEST_EMPTY_KEY}", "name": "ci"}, r"proxy_keys\[1\] .*TEST_EMPTY_KEY"),
+        ("", r"proxy_keys\[1\] = '' is empty"),
+        ("${TEST_UNSET_KEY}", r"proxy_keys\[1\]: environment variable TEST_UNSET_KEY is not set"),
+    ],
+)
+def test_a_proxy_key_that_expands_to_nothing_stops_the_proxy_instead_of_opening_it(
+    monkeypatch: pytest.MonkeyPatch, entry: str | dict[str, str], named: str
+) -> None:
+    """`proxy_keys = ["${KEY}"]` with KEY empty: leaving the entry out could leave the
+    proxy open while its operator believes keys are on."""
+    monkeypatch.setenv("TEST_EMPTY_KEY", "")
+    monkeypatch.delenv("TEST_UNSET_KEY", raising=False)
+    with pytest.raises(ConfigurationError, match=named):
+        parse_config({"backends": LOCAL, "server": {"proxy_keys": [PROXY_KEY, entry]}})
 
 
 def test_proxy_keys_with_names_and_limits() -> None:

@@ -18,7 +18,12 @@ import httpx
 import pytest
 
 from langchain_bhumi.proxy.config import ProxyConfig
-from tests.proxy.conftest import RunningProxy, backend_reached, wait_until
+from tests.proxy.conftest import (
+    RunningProxy,
+    backend_closed_within,
+    backend_reached,
+    wait_until,
+)
 from tests.proxy.test_operations import (
     ANTHROPIC_BODY,
     COMPLETION,
@@ -29,9 +34,6 @@ from tests.proxy.test_operations import (
     text_stream,
 )
 from tests.support.server import Scripted, ScriptedServer
-
-pytest.importorskip("langchain_bhumi.protocols.anthropic.server")
-pytest.importorskip("langchain_bhumi.protocols.gemini.server")
 
 FAST = {"stream_start_wait": 0.05, "keepalive_interval": 0.1}
 """Commit to a stream after 50 ms of backend silence, a keep-alive every 100 ms."""
@@ -238,7 +240,7 @@ def test_a_client_that_disconnects_at_any_moment_closes_the_backend_request(
     moment: str,
 ) -> None:
     """The backend holds its answer for a minute; the client gives up. The backend sees
-    its connection closed long before that minute is over, whenever the client left:
+    its connection closed within a second of the client leaving, whenever it left:
     before the proxy answered anything, after the opening event, mid-answer, or while
     waiting for a non-streamed answer."""
     wait = 30.0 if moment in ("before any byte", "whole") else 0.05
@@ -249,7 +251,8 @@ def test_a_client_that_disconnects_at_any_moment_closes_the_backend_request(
         backend.enqueue(Scripted(stall_before_headers=60))
     body = {**OPENAI_BODY, "stream": moment != "whole"}
 
-    async def give_up() -> None:
+    async def give_up() -> float:
+        """Returns when the client left (its connection closed)."""
         async with httpx.AsyncClient(timeout=10) as client:
 
             async def request() -> None:
@@ -266,13 +269,13 @@ def test_a_client_that_disconnects_at_any_moment_closes_the_backend_request(
                 await asyncio.sleep(0.1)
                 task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+            return time.monotonic()
 
     with caplog.at_level(logging.INFO, logger="langchain_bhumi.proxy"):
-        asyncio.run(give_up())
-        deadline = time.monotonic() + 10  # a hang guard: the backend would hold 60 s
-        while not backend.aborted and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert backend.aborted == 1, "the backend request was not closed"
+        left = asyncio.run(give_up())
+        closed_within = backend_closed_within(backend, left)
+        assert closed_within <= 1.0, f"the backend request closed {closed_within:.2f} s late"
+        deadline = time.monotonic() + 10  # the access line: a hang guard only
         while not caplog.records and time.monotonic() < deadline:
             time.sleep(0.02)
     assert "status=499" in caplog.records[-1].getMessage()
