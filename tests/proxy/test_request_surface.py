@@ -73,23 +73,8 @@ def answer(request: Received) -> Scripted:
             }
         )
     if path.endswith("/messages"):
-        if request.json().get("stream"):
-            return anthropic_answer("ok")
-        return Scripted.json(
-            {
-                "id": "msg_1",
-                "type": "message",
-                "role": "assistant",
-                "model": "claude-opus-4-6",
-                "content": [{"type": "text", "text": "ok"}],
-                "stop_reason": "end_turn",
-                "usage": {"input_tokens": 3, "output_tokens": 1},
-            }
-        )
-    if ":streamGenerateContent" in path:
-        return gemini_answer("ok")
-    candidate = {"content": {"role": "model", "parts": [{"text": "ok"}]}, "finishReason": "STOP"}
-    return Scripted.json({"candidates": [candidate], "modelVersion": "gemini-3-pro-preview"})
+        return anthropic_answer("ok", stream=bool(request.json().get("stream")))
+    return gemini_answer("ok", stream=":streamGenerateContent" in path)
 
 
 @pytest.fixture(scope="module")
@@ -1029,20 +1014,7 @@ def sse_data(reply: httpx.Response) -> list[dict[str, Any]]:
 
 def tool_call_answer(name: str, args: dict[str, Any], *, stream: bool) -> Scripted:
     """An Anthropic backend's answer that calls `name` (streamed or whole)."""
-    if stream:
-        return anthropic_answer("", (("toolu_1", name, args),))
-    block = {"type": "tool_use", "id": "toolu_1", "name": name, "input": args}
-    return Scripted.json(
-        {
-            "id": "msg_1",
-            "type": "message",
-            "role": "assistant",
-            "model": "claude-opus-4-6",
-            "content": [block],
-            "stop_reason": "tool_use",
-            "usage": {"input_tokens": 3, "output_tokens": 1},
-        }
-    )
+    return anthropic_answer("", (("toolu_1", name, args),), stream=stream)
 
 
 @pytest.mark.parametrize("stream", [False, True])
