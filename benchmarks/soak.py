@@ -452,6 +452,7 @@ def report_soak(args: argparse.Namespace, url: str, proxy: subprocess.Popen[str]
     print(f"  wall {wall:.2f} s; exact outputs {exact}/{args.streams}; mixed streams {mixed}")
     if wrong:
         print(f"  wrong, by frontend: {dict(wrong)}")
+        print(f"  statuses: {dict(Counter(r.status for r in results))}")
 
     def spread(values: list[float]) -> str:
         ordered = sorted(values)
