@@ -4,7 +4,8 @@ Three processes on loopback: a scripted OpenAI-compatible backend (this file wit
 `--backend`), the proxy (`langchain-bhumi serve`), and the clients (this process). Every
 stream asks for its own tag; the backend answers that tag in text deltas and in one
 streamed tool call, paced. Each client reads its stream the way its API's clients do
-(OpenAI chunks, Anthropic events, Gemini SSE or JSON array) and must get exactly its own
+(OpenAI chunks, Anthropic events, Gemini SSE or JSON array, Responses events: text
+deltas, the call's argument deltas and its `output_item.done`) and must get exactly its own
 text and call: a stream with another stream's tag in it counts as mixed. Prints wall
 time, time to first byte and first token, the proxy's CPU and RSS before and after.
 
@@ -43,7 +44,7 @@ from typing import Any
 import aiohttp
 import httpx
 
-FRONTENDS = ("openai", "anthropic", "gemini", "gemini-array")
+FRONTENDS = ("openai", "anthropic", "gemini", "gemini-array", "responses")
 
 # --- the backend ------------------------------------------------------------------------------
 
@@ -195,6 +196,12 @@ def request_for(frontend: str, model: str, tag: str) -> tuple[str, dict[str, Any
             "tools": [{"name": "echo", "input_schema": {"type": "object"}}],
         }  # fmt: skip
         return "/v1/messages", body
+    if frontend == "responses":
+        body = {
+            "model": model, "stream": True, "store": False, "input": tag,
+            "tools": [{"type": "function", "name": "echo", "parameters": {"type": "object"}}],
+        }  # fmt: skip
+        return "/v1/responses", body
     body = {
         "contents": [{"role": "user", "parts": [{"text": tag}]}],
         "tools": [{"functionDeclarations": [{"name": "echo", "parameters": {"type": "object"}}]}],
@@ -226,6 +233,17 @@ def read_chunk(
             result.text += delta.get("text", "")
             if delta["type"] == "input_json_delta":
                 calls.setdefault(0, []).append(delta["partial_json"])
+    elif frontend == "responses":
+        kind = data["type"]
+        if kind == "response.output_text.delta":
+            result.text += data["delta"]
+        elif kind == "response.function_call_arguments.delta":
+            calls.setdefault(0, []).append(data["delta"])
+        elif kind == "response.output_item.done" and data["item"]["type"] == "function_call":
+            item = data["item"]  # the whole call, as codex reads it
+            result.call["name"] = item["name"]
+            if item["arguments"] != "".join(calls.get(0, [])):
+                result.call["arguments_in_done"] = item["arguments"]  # makes it wrong
     else:
         for candidate in data.get("candidates", []):
             for part in candidate.get("content", {}).get("parts", []):
@@ -282,10 +300,13 @@ async def one_stream(
 
 
 def keepalives(frontend: str, raw: bytes) -> int:
-    """The keep-alives in a whole response: Anthropic pings, OpenAI SSE comments, and
-    the blank lines before Gemini's first chunk."""
+    """The keep-alives in a whole response: Anthropic pings, OpenAI SSE comments,
+    repeated Responses `response.in_progress` events, and the blank lines before Gemini's
+    first chunk."""
     if frontend == "anthropic":
         return raw.count(b"event: ping")
+    if frontend == "responses":
+        return max(0, raw.count(b"event: response.in_progress") - 1)
     if frontend == "openai":
         return raw.count(b"\n: ")
     first = min((i for i in (raw.find(b"data:"), raw.find(b"{")) if i >= 0), default=len(raw))
@@ -431,6 +452,7 @@ def report_soak(args: argparse.Namespace, url: str, proxy: subprocess.Popen[str]
     print(f"  wall {wall:.2f} s; exact outputs {exact}/{args.streams}; mixed streams {mixed}")
     if wrong:
         print(f"  wrong, by frontend: {dict(wrong)}")
+        print(f"  statuses: {dict(Counter(r.status for r in results))}")
 
     def spread(values: list[float]) -> str:
         ordered = sorted(values)

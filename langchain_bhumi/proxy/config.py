@@ -35,6 +35,7 @@ max_frame_size = 16_777_216     # longest stream line/event/element from this ba
 provider = "openai"
 api_key = "${OPENAI_API_KEY}"   # or api_key_env = "OPENAI_API_KEY"
 passthrough_key = false         # true: send the client's own key instead
+use_responses_api = true        # /v1/responses for every model, not chat completions
 
 [models]                        # client-visible name -> "backend/model"
 "gpt-4o-mini" = "openai/gpt-4o-mini"
@@ -56,6 +57,12 @@ long prompt before answering (llama-server sends no headers until then) does not
 the client waiting in silence; then a keep-alive whenever the stream was idle for
 `keepalive_interval`. A backend failure within `stream_start_wait` keeps its HTTP status
 (SDKs retry on 429 and 503); a later one arrives as the frontend's in-stream error event.
+
+`use_responses_api` (OpenAI-compatible backends only): `true` sends every request to
+the backend's `/responses` (the Responses API), `false` never; unset, a backend of a
+provider that serves it (`openai`) gets `/responses` for the models that exist only there
+(`*-codex*`, `o3-pro`, ...) and for requests with built-in tools (`web_search`, ...), as
+ChatBhumi does (`langchain_bhumi.providers.wire_format`).
 
 `signature_store`: provider data that must come back with a tool call on the next turn
 (Gemini 3 thought signatures, which OpenAI and Anthropic clients drop) is kept in memory
@@ -123,6 +130,10 @@ class BackendConfig:
     `benchmarks/proxy.py` and `benchmarks/soak.py`)."""
     max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
     """The longest line, event or JSON element this backend's streams may send (bytes)."""
+    use_responses_api: bool | None = None
+    """Send the Responses API (`/responses`) to an OpenAI-compatible backend: `True`
+    always, `False` never, `None` for the models and tools that need it (see the module
+    doc)."""
 
 
 @dataclass(frozen=True)
@@ -416,6 +427,9 @@ def _backend(name: str, table: dict[str, Any], where: str) -> BackendConfig:
     async_backend = table.get("async_backend", default_async_backend())
     if async_backend not in ("httpx", "aiohttp"):
         raise ConfigurationError(f"{where}: async_backend must be 'httpx' or 'aiohttp'")
+    use_responses_api = table.get("use_responses_api")
+    if use_responses_api is not None and not isinstance(use_responses_api, bool):
+        raise ConfigurationError(f"{where}: use_responses_api must be true or false")
     return BackendConfig(
         name=name,
         provider=str(table["provider"]),
@@ -432,6 +446,7 @@ def _backend(name: str, table: dict[str, Any], where: str) -> BackendConfig:
         drop=drop,
         async_backend=async_backend,
         max_frame_size=int(table.get("max_frame_size", DEFAULT_MAX_FRAME_SIZE)),
+        use_responses_api=use_responses_api,
     )
 
 

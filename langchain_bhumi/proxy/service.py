@@ -31,7 +31,7 @@ from langchain_bhumi.protocols.base import (
     ServerCodec,
 )
 from langchain_bhumi.protocols.tokens import estimate_tokens
-from langchain_bhumi.providers import resolve_provider
+from langchain_bhumi.providers import resolve_provider, wire_format
 from langchain_bhumi.proxy.call_extras import CallExtrasCache
 from langchain_bhumi.proxy.config import BackendConfig, ProxyConfig, UnknownModelError
 from langchain_bhumi.proxy.exchange import (
@@ -52,23 +52,45 @@ def input_estimate(codec: ServerCodec, body: dict[str, Any]) -> int:
 
 
 class Backend:
-    """A configured upstream: its client (pooled transport) and request defaults."""
+    """A configured upstream: its client (pooled transport) and request defaults.
 
-    def __init__(self, config: BackendConfig) -> None:
+    An OpenAI-compatible backend may answer some requests in the Responses API
+    (`BackendConfig.use_responses_api`, Responses-only models): `for_call` gives the
+    backend speaking the format a request needs, on the same connection pool.
+    """
+
+    def __init__(self, config: BackendConfig, client: ProviderClient | None = None) -> None:
         self.config = config
-        self.client = ProviderClient.connect(
-            resolve_provider(config.provider, base_url=config.base_url),
-            api_key=config.api_key,
-            require_key=not config.passthrough_key,
-            timeouts=Timeouts(
-                idle=config.timeout,
-                headers=config.header_timeout,
-                first_token=config.first_token_timeout,
-            ),
-            retry=RetryPolicy(max_retries=config.max_retries),
-            async_backend=config.async_backend,
-            max_frame_size=config.max_frame_size,
+        if client is None:
+            client = ProviderClient.connect(
+                resolve_provider(config.provider, base_url=config.base_url),
+                api_key=config.api_key,
+                require_key=not config.passthrough_key,
+                timeouts=Timeouts(
+                    idle=config.timeout,
+                    headers=config.header_timeout,
+                    first_token=config.first_token_timeout,
+                ),
+                retry=RetryPolicy(max_retries=config.max_retries),
+                async_backend=config.async_backend,
+                max_frame_size=config.max_frame_size,
+            )
+            own = wire_format(client.spec, "", use_responses_api=config.use_responses_api)
+            if own != client.protocol.name:
+                client = client.speaking(own)
+        self.client = client
+        self._speaking: dict[str, Backend] = {self.format: self}
+
+    def for_call(self, model: str, tools: list[dict[str, Any]] | None = None) -> Backend:
+        """This backend in the wire format a request for `model` with `tools` uses (the
+        rule of `providers.wire_format`, as for ChatBhumi)."""
+        name = wire_format(
+            self.client.spec, model, use_responses_api=self.config.use_responses_api, tools=tools
         )
+        backend = self._speaking.get(name)
+        if backend is None:
+            backend = self._speaking[name] = Backend(self.config, self.client.speaking(name))
+        return backend
 
     @property
     def format(self) -> str:
@@ -166,7 +188,7 @@ class ProxyApp:
         self, incoming: IncomingRequest, client_key: str | None, codec: ServerCodec
     ) -> tuple[Backend, ChatRequest]:
         backend_config, backend_model = self.config.route(incoming.chat.model)
-        backend = self.backends[backend_config.name]
+        backend = self.backends[backend_config.name].for_call(backend_model, incoming.chat.tools)
         if backend_config.passthrough_key and not client_key:
             raise Failure(401, f"backend {backend_config.name!r} needs the client's own API key")
         chat = codec.backend_request(incoming, backend.client.protocol, backend_model)

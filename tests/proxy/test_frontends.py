@@ -16,9 +16,12 @@ from typing import Any
 import pytest
 
 from langchain_bhumi._demo import QUESTION, SYSTEM_PROMPT
+from langchain_bhumi.core.errors import ConfigurationError
 from langchain_bhumi.demo_tools import calculate, convert_units, get_weather
+from langchain_bhumi.proxy.config import ProxyConfig, parse_config, single_backend
 from tests.proxy.conftest import DEMO, RunningProxy, recorded_rounds
-from tests.support.server import ScriptedServer
+from tests.support.server import Received, Scripted, ScriptedServer
+from tests.support.wire import anthropic_answer, gemini_answer, openai_answer, responses_answer
 
 TOOLS: dict[str, Callable[..., str]] = {
     "get_weather": get_weather,
@@ -285,11 +288,15 @@ def gemini_loop(
 
 
 def responses_loop(
-    url: str, stream: bool, scenario: Scenario = DEMO_SCENARIO
+    url: str,
+    stream: bool,
+    scenario: Scenario = DEMO_SCENARIO,
+    rounds: list[Any] | None = None,
 ) -> tuple[list[tuple[str, dict[str, Any]]], str]:
     """The Responses API tool loop as codex runs it: stateless (`store: false`), the whole
     history re-sent each round with the output items echoed back verbatim. Streaming goes
-    through the SDK's strict `responses.stream()` helper, which checks the event order."""
+    through the SDK's strict `responses.stream()` helper, which checks the event order.
+    Each round's `Response` is appended to `rounds` when given."""
     question, system, names = scenario
     openai = pytest.importorskip("openai")
     client = openai.OpenAI(base_url=f"{url}/v1", api_key="client-key", max_retries=0)
@@ -321,6 +328,8 @@ def responses_loop(
                 response = events.get_final_response()
         else:
             response = client.responses.create(**options)
+        if rounds is not None:
+            rounds.append(response)
         assert response.status == "completed"
         assert response.usage is not None and response.usage.total_tokens > 0
         calls = [item for item in response.output if item.type == "function_call"]
@@ -379,3 +388,127 @@ def test_live_sdk_tool_loop_through_the_proxy(
     made, answer = LOOPS[frontend](proxy.url, stream, WEATHER_SCENARIO)
     assert made == [("get_weather", {"city": "Tokyo"})]
     assert "24" in answer, answer
+
+
+# --- the Responses API over the other backend formats --------------------------------------
+
+WEATHER_ANSWER = "It is 24 °C and sunny in Tokyo."
+BACKEND_ANSWERS = {"anthropic": anthropic_answer, "gemini": gemini_answer}
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
+@pytest.mark.parametrize("backend_format", list(BACKEND_ANSWERS))
+def test_responses_tool_loop_over_anthropic_and_gemini(
+    backend_format: str,
+    stream: bool,
+    backend: ScriptedServer,
+    start_proxy: Callable[[ProxyConfig], RunningProxy],
+) -> None:
+    """A Responses client (codex's request shape) against a Claude or Gemini backend:
+    the call comes back as a `function_call` item, its output reaches the backend paired
+    with that call (Anthropic by the client's `call_id`; Gemini, which has no ids, by name
+    right after the call), and the answer and usage come back in Responses form."""
+    answer = BACKEND_ANSWERS[backend_format]
+    backend.enqueue(
+        answer(calls=(("toolu_1", "get_weather", {"city": "Tokyo"}),), stream=stream),
+        answer(WEATHER_ANSWER, stream=stream),
+    )
+    model = {"anthropic": "anthropic/claude-sonnet-4-5", "gemini": "gemini/gemini-2.5-flash"}
+    proxy = start_proxy(
+        single_backend(model[backend_format], base_url=backend.url, api_key="backend-key")
+    )
+    rounds: list[Any] = []
+
+    made, text = responses_loop(proxy.url, stream, WEATHER_SCENARIO, rounds)
+
+    assert made == [("get_weather", {"city": "Tokyo"})]
+    assert text == WEATHER_ANSWER
+    for response in rounds:
+        usage = response.usage
+        assert (usage.input_tokens, usage.output_tokens, usage.total_tokens) == (10, 5, 15)
+    (call,) = [item for item in rounds[0].output if item.type == "function_call"]
+    output = run_tool("get_weather", {"city": "Tokyo"})
+    _, second = backend.received
+    if backend_format == "anthropic":
+        assert [r.json().get("stream", False) for r in backend.received] == [stream, stream]
+        assert call.call_id == "toolu_1"  # the backend's id, unchanged
+        assistant, results = second.json()["messages"][-2:]
+        assert assistant["content"] == [
+            {
+                "type": "tool_use",
+                "id": call.call_id,
+                "name": "get_weather",
+                "input": {"city": "Tokyo"},
+            }
+        ]
+        assert results["content"] == [
+            {"type": "tool_result", "tool_use_id": call.call_id, "content": output}
+        ]
+    else:
+        streamed = [":streamGenerateContent" in r.path for r in backend.received]
+        assert streamed == [stream, stream]
+        assert call.call_id  # made up by the proxy: Gemini sends none
+        model_turn, results = second.json()["contents"][-2:]
+        assert model_turn["parts"] == [
+            {"functionCall": {"name": "get_weather", "args": {"city": "Tokyo"}}}
+        ]
+        assert results["parts"] == [
+            {"functionResponse": {"name": "get_weather", "response": {"output": output}}}
+        ]
+
+
+# --- which API an OpenAI-compatible backend is sent -----------------------------------------
+
+
+def answer_in_kind(request: Received) -> Scripted:
+    """ "ok" in the API the request was sent to."""
+    if request.path.endswith("/responses"):
+        return responses_answer("ok")
+    return openai_answer("ok")
+
+
+@pytest.mark.parametrize(
+    ("provider", "use_responses_api", "model", "path"),
+    [
+        ("openai", None, "gpt-5-codex", "/v1/responses"),  # served only there
+        ("openai", None, "o3-pro", "/v1/responses"),
+        ("openai", None, "gpt-5", "/v1/chat/completions"),
+        ("openai", False, "gpt-5-codex", "/v1/chat/completions"),  # the backend said so
+        ("openai", True, "gpt-5", "/v1/responses"),
+        ("llamacpp", True, "qwen2.5-coder", "/v1/responses"),  # any compatible server
+        ("llamacpp", None, "gpt-5-codex", "/v1/chat/completions"),  # not known to serve it
+    ],
+)
+@pytest.mark.parametrize("frontend", ["responses", "openai"])
+def test_an_openai_compatible_backend_is_sent_the_api_the_model_needs(
+    frontend: str,
+    provider: str,
+    use_responses_api: bool | None,
+    model: str,
+    path: str,
+    start_proxy: Callable[[ProxyConfig], RunningProxy],
+) -> None:
+    openai = pytest.importorskip("openai")
+    table: dict[str, Any] = {"provider": provider, "api_key": "backend-key"}
+    if use_responses_api is not None:
+        table["use_responses_api"] = use_responses_api
+    with ScriptedServer(responder=answer_in_kind) as server:
+        table["base_url"] = server.url
+        proxy = start_proxy(parse_config({"backends": {"up": table}}))
+        client = openai.OpenAI(base_url=f"{proxy.url}/v1", api_key="client-key", max_retries=0)
+        if frontend == "responses":
+            with client.responses.stream(model=f"up/{model}", input="hi", store=False) as events:
+                text = events.get_final_response().output_text
+        else:
+            chunks = client.chat.completions.create(
+                model=f"up/{model}", messages=[{"role": "user", "content": "hi"}], stream=True
+            )
+            text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert [r.path for r in server.received] == [path]
+        assert server.received[0].json()["model"] == model
+    assert text == "ok"
+
+
+def test_use_responses_api_must_be_a_boolean() -> None:
+    with pytest.raises(ConfigurationError, match="use_responses_api must be true or false"):
+        parse_config({"backends": {"up": {"provider": "openai", "use_responses_api": "yes"}}})

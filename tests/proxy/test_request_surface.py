@@ -4,7 +4,8 @@
 (anthropic 2.16, openai 3.57, google-genai 3.6; each checked against those types field
 by field): agent sessions with long system prompts, a dozen tools, server tools, signed
 thinking, mid-conversation system turns, images and documents of every source, and one
-body per API with every optional top-level field set. Each is sent through the proxy to a
+body per API with every optional top-level field set. The Responses API body is codex
+0.169's own request (captured), with every kind of tool and item codex sends. Each is sent through the proxy to a
 scripted backend of each wire format, and what reached the backend is compared with what
 must reach it:
 
@@ -35,7 +36,7 @@ import pytest
 from langchain_bhumi.proxy.config import ProxyConfig, parse_config
 from tests.proxy.conftest import RunningProxy, run_proxy
 from tests.support.server import Received, Scripted, ScriptedServer
-from tests.support.wire import anthropic_answer, gemini_answer, openai_answer
+from tests.support.wire import anthropic_answer, gemini_answer, openai_answer, responses_answer
 
 BODIES = Path(__file__).parent / "bodies"
 EXPECTED = BODIES / "expected"
@@ -46,8 +47,9 @@ BACKENDS = {
     "openai_chat": ("oai", "gpt-5"),
     "anthropic": ("ant", "claude-opus-4-6"),
     "gemini": ("gem", "gemini-3-pro-preview"),
+    "openai_responses": ("oair", "gpt-5-codex"),  # an `openai` backend: Responses-only model
 }
-FORMATS = list(BACKENDS)
+FORMATS = ["openai_chat", "anthropic", "gemini"]
 
 
 # --- the proxy and its scripted backend (one of each for the module) ----------------------
@@ -56,6 +58,8 @@ FORMATS = list(BACKENDS)
 def answer(request: Received) -> Scripted:
     """A short answer in the request's own format, streamed when it asked for a stream."""
     path = request.path
+    if path.endswith("/responses"):
+        return responses_answer("ok")
     if path.endswith("/chat/completions"):
         if request.json().get("stream"):
             return openai_answer("ok")
@@ -69,23 +73,8 @@ def answer(request: Received) -> Scripted:
             }
         )
     if path.endswith("/messages"):
-        if request.json().get("stream"):
-            return anthropic_answer("ok")
-        return Scripted.json(
-            {
-                "id": "msg_1",
-                "type": "message",
-                "role": "assistant",
-                "model": "claude-opus-4-6",
-                "content": [{"type": "text", "text": "ok"}],
-                "stop_reason": "end_turn",
-                "usage": {"input_tokens": 3, "output_tokens": 1},
-            }
-        )
-    if ":streamGenerateContent" in path:
-        return gemini_answer("ok")
-    candidate = {"content": {"role": "model", "parts": [{"text": "ok"}]}, "finishReason": "STOP"}
-    return Scripted.json({"candidates": [candidate], "modelVersion": "gemini-3-pro-preview"})
+        return anthropic_answer("ok", stream=bool(request.json().get("stream")))
+    return gemini_answer("ok", stream=":streamGenerateContent" in path)
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +85,12 @@ def scripted() -> Iterator[ScriptedServer]:
 
 @pytest.fixture(scope="module")
 def proxy(scripted: ScriptedServer) -> Iterator[RunningProxy]:
-    providers = {"openai_chat": "openai", "anthropic": "anthropic", "gemini": "gemini"}
+    providers = {
+        "openai_chat": "openai",
+        "anthropic": "anthropic",
+        "gemini": "gemini",
+        "openai_responses": "openai",
+    }
     backends = {
         name: {
             "provider": providers[fmt],
@@ -109,6 +103,13 @@ def proxy(scripted: ScriptedServer) -> Iterator[RunningProxy]:
     running = run_proxy(parse_config({"backends": backends}))
     yield running
     running.stop()
+
+
+FRONTEND_PATHS = {
+    "openai_chat": "/v1/chat/completions",
+    "openai_responses": "/v1/responses",
+    "anthropic": "/v1/messages",
+}
 
 
 def send(
@@ -125,7 +126,7 @@ def send(
         params = {"alt": "sse"} if stream and query.pop("sse", "true") == "true" else {}
     else:
         body["model"] = f"{name}/{model}"
-        path = "/v1/chat/completions" if frontend == "openai_chat" else "/v1/messages"
+        path = FRONTEND_PATHS[frontend]
         params = {}
     reply = httpx.post(proxy.url + path, json=body, params=params, timeout=20)
     reply.read()
@@ -185,6 +186,8 @@ CASES: list[tuple[str, str, dict[str, str], dict[str, str]]] = [
             "anthropic": "OpenAI file id (file-6F2ksmvXxt4VdoqmHRw6kL)",
         },
     ),
+    # codex 0.169's request (from a capture), with every tool kind and field it sends.
+    ("openai_responses_codex_stream", "openai_responses", {}, dict.fromkeys(FORMATS, "golden")),
     (
         "gemini_agent_stream",
         "gemini",
@@ -356,6 +359,32 @@ def test_a_full_client_body_reaches_each_backend_format_exactly(
         if frontend != "gemini":
             sent["model"] = BACKENDS[backend][1]
         assert diff(sent, received.json()) == SAME_FORMAT_CHANGES[name]
+
+
+def test_a_codex_body_reaches_a_responses_backend(
+    proxy: RunningProxy, scripted: ScriptedServer
+) -> None:
+    """codex's request to an `openai` backend serving a Responses-only model: the backend
+    gets `/v1/responses` (not chat completions), and what differs from what codex sent is
+    only what the Responses frontend decodes like any other format: the history is
+    rebuilt from messages (system and developer turns join `instructions`; the reasoning
+    item, whose `encrypted_content` another server wrote, is left out), namespaced and
+    custom tools become flat functions, hosted tools (`web_search`, `tool_search`),
+    `prompt_cache_key`, `text.verbosity` and `client_metadata` are not sent."""
+    name = "openai_responses_codex_stream"
+    body = load(name)
+    received = check_outcome(
+        proxy, scripted, name, "openai_responses", body, {}, "golden", "openai_responses"
+    )
+    assert received is not None
+    assert diff({**body, "model": "gpt-5-codex"}, received.json()) == {
+        "- $.client_metadata",
+        "- $.prompt_cache_key",
+        "- $.text.verbosity",
+        "~ $.input",
+        "~ $.instructions",
+        "~ $.tools",
+    }
 
 
 @pytest.mark.parametrize(
@@ -985,20 +1014,7 @@ def sse_data(reply: httpx.Response) -> list[dict[str, Any]]:
 
 def tool_call_answer(name: str, args: dict[str, Any], *, stream: bool) -> Scripted:
     """An Anthropic backend's answer that calls `name` (streamed or whole)."""
-    if stream:
-        return anthropic_answer("", (("toolu_1", name, args),))
-    block = {"type": "tool_use", "id": "toolu_1", "name": name, "input": args}
-    return Scripted.json(
-        {
-            "id": "msg_1",
-            "type": "message",
-            "role": "assistant",
-            "model": "claude-opus-4-6",
-            "content": [block],
-            "stop_reason": "tool_use",
-            "usage": {"input_tokens": 3, "output_tokens": 1},
-        }
-    )
+    return anthropic_answer("", (("toolu_1", name, args),), stream=stream)
 
 
 @pytest.mark.parametrize("stream", [False, True])

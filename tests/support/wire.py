@@ -56,9 +56,26 @@ def openai_answer(
 
 
 def anthropic_answer(
-    text: str = "", calls: tuple[Call, ...] = (), *, response_id: str = "msg_1"
+    text: str = "", calls: tuple[Call, ...] = (), *, response_id: str = "msg_1", stream: bool = True
 ) -> Scripted:
-    """A Messages API SSE stream."""
+    """A Messages API SSE stream, or (`stream=False`) the whole message as JSON."""
+    if not stream:
+        content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
+        content.extend(
+            {"type": "tool_use", "id": call_id, "name": name, "input": args}
+            for call_id, name, args in calls
+        )
+        return Scripted.json(
+            {
+                "id": response_id,
+                "type": "message",
+                "role": "assistant",
+                "model": "claude-sonnet-4-5",
+                "content": content,
+                "stop_reason": "tool_use" if calls else "end_turn",
+                "usage": {"input_tokens": 10, "output_tokens": 5},
+            }
+        )
     events: list[dict[str, Any]] = [
         {
             "type": "message_start",
@@ -101,9 +118,14 @@ def anthropic_answer(
 
 
 def gemini_answer(
-    text: str = "", calls: tuple[Call, ...] = (), *, response_id: str = "resp-1"
+    text: str = "",
+    calls: tuple[Call, ...] = (),
+    *,
+    response_id: str = "resp-1",
+    stream: bool = True,
 ) -> Scripted:
-    """A `streamGenerateContent?alt=sse` stream (Gemini sends no call ids; ours are ignored)."""
+    """A `streamGenerateContent?alt=sse` stream, or (`stream=False`) a `generateContent`
+    answer (Gemini sends no call ids; ours are ignored)."""
     parts: list[dict[str, Any]] = []
     if text:
         parts.append({"text": text})
@@ -116,7 +138,70 @@ def gemini_answer(
         "modelVersion": "gemini-2.5-flash",
         "responseId": response_id,
     }
+    if not stream:
+        return Scripted.json(chunk)
     return Scripted(parts=[f"data: {json.dumps(chunk)}\r\n\r\n".encode()])
+
+
+def responses_answer(
+    text: str = "", calls: tuple[Call, ...] = (), *, response_id: str = "resp_1"
+) -> Scripted:
+    """A Responses API (`/v1/responses`) SSE stream: a message item, then function calls."""
+    items: list[dict[str, Any]] = []
+    if text:
+        content = [{"type": "output_text", "text": text, "annotations": []}]
+        items.append(
+            {
+                "type": "message",
+                "id": "msg_1",
+                "role": "assistant",
+                "status": "completed",
+                "content": content,
+            }
+        )
+    for call_id, name, args in calls:
+        items.append(
+            {
+                "type": "function_call",
+                "id": f"fc_{call_id}",
+                "call_id": call_id,
+                "name": name,
+                "arguments": json.dumps(args),
+                "status": "completed",
+            }
+        )
+    response = {"id": response_id, "object": "response", "model": "m", "output": []}
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": {**response, "status": "in_progress"}}
+    ]
+    for index, item in enumerate(items):
+        events.append({"type": "response.output_item.added", "output_index": index, "item": item})
+        if item["type"] == "message":
+            events.append(
+                {
+                    "type": "response.output_text.delta",
+                    "output_index": index,
+                    "item_id": item["id"],
+                    "content_index": 0,
+                    "delta": text,
+                }
+            )
+        else:
+            events.append(
+                {
+                    "type": "response.function_call_arguments.delta",
+                    "output_index": index,
+                    "item_id": item["id"],
+                    "delta": item["arguments"],
+                }
+            )
+        events.append({"type": "response.output_item.done", "output_index": index, "item": item})
+    usage = {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15}
+    completed = {**response, "status": "completed", "output": items, "usage": usage}
+    events.append({"type": "response.completed", "response": completed})
+    return Scripted(
+        parts=[f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events]
+    )
 
 
 def mistral_answer(
