@@ -151,8 +151,12 @@ def json_frame(frame: Frame) -> Any:
 
 @overload
 def json_object_frame(frame: Frame) -> dict[str, Any]: ...
+
+
 @overload
 def json_object_frame(frame: Frame, *, done_marker: bool) -> dict[str, Any] | None: ...
+
+
 def json_object_frame(frame: Frame, *, done_marker: bool = False) -> dict[str, Any] | None:
     """The JSON object a stream frame carries (see `json_frame`); any other JSON value is
     an `InvalidStreamDataError`. With `done_marker`, OpenAI's `[DONE]` terminator (which
@@ -206,10 +210,10 @@ def stream_error(payload: Any, *, failed: dict[str, Any] | None = None) -> Strea
     """An error the server sent inside a 2xx stream, from its payload (an error object in
     any shape `describe_error` knows, or plain text).
 
-    `failed` is for formats whose errors are objects with a `status` (OpenAI Responses: the
-    `error` event itself, or the failed `response` inside `payload`): its `error` object,
-    else its own `code` and `message`, else its `status` says what happened, in at most
-    500 characters.
+    `failed`: the object that failed, for formats whose errors carry a `status` (OpenAI
+    Responses: the `error` event itself, or the failed `response` inside `payload`). What
+    happened is read from its `error` object, else its own `code` and `message`, else its
+    `status` ("the response failed"); the message is cut at 500 characters.
     """
     if isinstance(payload, str):
         return StreamErrorEvent(error_type=None, error_message=payload[:500], payload=payload)
