@@ -37,7 +37,13 @@ from langchain_bhumi.core.transport import HTTPRequest
 from langchain_bhumi.langchain_errors import langchain_errors
 from langchain_bhumi.message_builder import MessageBuilder, generation_chunk
 from langchain_bhumi.profiles import model_profile
-from langchain_bhumi.protocols import CALL_PARAMS, ChatProtocol, ChatRequest, get_protocol
+from langchain_bhumi.protocols import (
+    CALL_PARAMS,
+    GENERATION_PARAMS,
+    ChatProtocol,
+    ChatRequest,
+    get_protocol,
+)
 from langchain_bhumi.protocols.tokens import estimate_text_tokens, estimate_tokens
 from langchain_bhumi.providers import ResolvedModel, resolve_model, wire_format
 
@@ -46,6 +52,9 @@ StructuredOutputMethod = Literal["function_calling", "json_schema", "json_mode"]
 # Call-time keyword arguments that map onto ChatRequest fields (`stop` has its own
 # argument); anything else goes to the request body.
 _REQUEST_FIELDS = CALL_PARAMS - {"stop"}
+# Each generation parameter is a ChatBhumi field of the same name: the default a call
+# overrides by keyword, and part of what identifies the model.
+_GENERATION_FIELDS = tuple(sorted(GENERATION_PARAMS))
 
 # Fields that name the model: a copy that changes one gets the new model's profile.
 _NAMING_FIELDS = frozenset({"model", "model_name", "provider"})
@@ -504,14 +513,7 @@ class ChatBhumi(BaseChatModel):
             "model": self._resolved.model,
             "provider": self._resolved.spec.name,
             "base_url": self._resolved.base_url,
-            "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
-            "top_p": self.top_p,
-            "top_k": self.top_k,
-            "seed": self.seed,
-            "reasoning_effort": self.reasoning_effort,
-            "thinking_budget": self.thinking_budget,
-            "stop": self.stop,
+            **{name: getattr(self, name) for name in _GENERATION_FIELDS},
             "use_responses_api": self.use_responses_api,
             **self.model_kwargs,
         }
@@ -696,24 +698,15 @@ class ChatBhumi(BaseChatModel):
         extra = dict(kwargs)
         extra.pop("stream", None)
         model = self._call_model(extra.pop("model", None))
-        fields = {name: extra.pop(name) for name in _REQUEST_FIELDS & extra.keys()}
-        call_stop = extra.pop("stop", None) or stop or self.stop
+        fields = {name: getattr(self, name) for name in _GENERATION_FIELDS}
+        fields.update((name, extra.pop(name)) for name in _REQUEST_FIELDS & extra.keys())
+        fields["tools"] = fields.get("tools") or None
+        fields["stop"] = extra.pop("stop", None) or stop or self.stop or None
         chat_request = ChatRequest(
             model=model,
             messages=messages,
             stream=stream,
-            tools=fields.get("tools") or None,
-            tool_choice=fields.get("tool_choice"),
-            parallel_tool_calls=fields.get("parallel_tool_calls"),
-            response_format=fields.get("response_format"),
-            temperature=fields.get("temperature", self.temperature),
-            top_p=fields.get("top_p", self.top_p),
-            top_k=fields.get("top_k", self.top_k),
-            reasoning_effort=fields.get("reasoning_effort", self.reasoning_effort),
-            thinking_budget=fields.get("thinking_budget", self.thinking_budget),
-            max_tokens=fields.get("max_tokens", self.max_tokens),
-            stop=call_stop or None,
-            seed=fields.get("seed", self.seed),
+            **fields,
             include_usage=self.stream_usage,
             send_reasoning=self.send_reasoning,
             extra_body={**self.model_kwargs, **extra},

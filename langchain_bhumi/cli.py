@@ -114,11 +114,13 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser(
         "serve",
-        help="run the translating proxy (OpenAI, Anthropic and Gemini API shapes)",
-        description="Serve /v1/chat/completions (OpenAI), /v1/messages (Anthropic) and "
-        "/v1beta/models/*:generateContent (Gemini) over any backend ChatBhumi supports, with "
-        "streamed tool calls intact both ways. Configure backends and a model map in a TOML "
-        "file (see langchain_bhumi.proxy.config), or give one --model for every request. "
+        help="run the translating proxy (OpenAI Chat and Responses, Anthropic and Gemini "
+        "API shapes)",
+        description="Serve /v1/chat/completions (OpenAI), /v1/responses (OpenAI Responses), "
+        "/v1/messages (Anthropic) and /v1beta/models/*:generateContent (Gemini) over any "
+        "backend ChatBhumi supports, with streamed tool calls intact both ways. Configure "
+        "backends and a model map in a TOML file (see langchain_bhumi.proxy.config), or give "
+        "one --model for every request. "
         "Options given here override the file's [server] table. "
         "Needs: pip install 'langchain-bhumi[proxy]'.",
     )

@@ -7,9 +7,10 @@ marker); `decode_whole` reads a non-streamed body through the same code, so both
 build the same message. `close_into` appends what is emitted once per response (pending
 tool calls, usage, provider state, response info, finish reason).
 
-Shared here so that a new format writes only what is its own: `normalize_finish` (each
-format brings its table of finish reasons), `stream_error` (an error object inside a
-stream, in any common shape) and `describe_error` (the same for error bodies).
+Shared here so that a new format writes only what is its own: `json_frame` and
+`json_object_frame` (a frame's JSON, or the error it is), `normalize_finish` (each format
+brings its table of finish reasons), `stream_error` (an error object inside a stream, in
+any common shape) and `describe_error` (the same for error bodies).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from langchain_bhumi.core.errors import (
     BrokenStreamError,
@@ -135,6 +136,42 @@ def _quote(body: Any) -> str:
         return repr(body)[:1000]
 
 
+def json_frame(frame: Frame) -> Any:
+    """The JSON value a stream frame carries. A frame that is not JSON is the server's own
+    error text when it came as `event: error` (`StreamErrorEvent`), else an
+    `InvalidStreamDataError` quoting it."""
+    data = frame.data
+    try:
+        return json.loads(data)
+    except ValueError:
+        if frame.event == "error":
+            raise stream_error(data) from None
+        raise InvalidStreamDataError("a stream frame is not valid JSON", data=data) from None
+
+
+@overload
+def json_object_frame(frame: Frame) -> dict[str, Any]: ...
+
+
+@overload
+def json_object_frame(frame: Frame, *, done_marker: bool) -> dict[str, Any] | None: ...
+
+
+def json_object_frame(frame: Frame, *, done_marker: bool = False) -> dict[str, Any] | None:
+    """The JSON object a stream frame carries (see `json_frame`); any other JSON value is
+    an `InvalidStreamDataError`. With `done_marker`, OpenAI's `[DONE]` terminator (which
+    some servers add to streams of other formats) is `None`."""
+    try:
+        value = json_frame(frame)
+    except BrokenStreamError:
+        if done_marker and frame.data.strip() == "[DONE]":
+            return None
+        raise
+    if not isinstance(value, dict):
+        raise InvalidStreamDataError("a stream frame is not a JSON object", data=frame.data)
+    return value
+
+
 def normalize_finish(
     native: str | None, has_calls: bool, table: Mapping[str, str]
 ) -> Finish | None:
@@ -169,16 +206,34 @@ def token_count(value: Any) -> int | None:
     raise TypeError(f"a token count must be an integer, got {value!r:.40}")
 
 
-def stream_error(payload: Any) -> StreamErrorEvent:
+def stream_error(payload: Any, *, failed: dict[str, Any] | None = None) -> StreamErrorEvent:
     """An error the server sent inside a 2xx stream, from its payload (an error object in
-    any shape `describe_error` knows, or plain text)."""
+    any shape `describe_error` knows, or plain text).
+
+    `failed`: the object that failed, for formats whose errors carry a `status` (OpenAI
+    Responses: the `error` event itself, or the failed `response` inside `payload`). What
+    happened is read from its `error` object, else its own `code` and `message`, else its
+    `status` ("the response failed"); the message is cut at 500 characters.
+    """
     if isinstance(payload, str):
         return StreamErrorEvent(error_type=None, error_message=payload[:500], payload=payload)
-    error_type, message, _ = describe_error(payload)
-    if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
-        code = payload["error"].get("code")  # OpenAI-style: `type` and a textual `code`
+    holder = payload if failed is None else failed
+    error = holder.get("error") if isinstance(holder, dict) else None
+    if failed is None or isinstance(error, dict):
+        error_type, message, _ = describe_error(holder)
+    else:  # no error object: the failed object's own code and message
+        code, text = failed.get("code"), failed.get("message")
+        error_type = code if isinstance(code, str) else None
+        message = text if isinstance(text, str) else None
+    if isinstance(error, dict):
+        code = error.get("code")  # OpenAI-style: `type` and a textual `code`
         if code and isinstance(code, str) and error_type != code:
             error_type = f"{error_type}/{code}" if error_type else code
+    if failed is not None:
+        status = failed.get("status")
+        if not message:
+            message = f"the response {status}" if isinstance(status, str) else json.dumps(payload)
+        message = message[:500]
     return StreamErrorEvent(
         error_type=error_type,
         error_message=message or json.dumps(payload)[:500],
@@ -231,6 +286,8 @@ __all__ = [
     "FrameDecoder",
     "StreamDecoder",
     "describe_error",
+    "json_frame",
+    "json_object_frame",
     "normalize_finish",
     "not_text",
     "stream_error",

@@ -166,7 +166,8 @@ class ChatProtocol(ABC):
     """A wire format, client direction."""
 
     name: ClassVar[str]
-    """Registry name of the format (`"openai_chat"`, `"anthropic"`, `"gemini"`)."""
+    """Registry name of the format (`"openai_chat"`, `"openai_responses"`, `"anthropic"`,
+    `"gemini"`)."""
 
     default_root: ClassVar[str] = "/v1"
     """Path appended to a bare `scheme://host[:port]` base URL."""

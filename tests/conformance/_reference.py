@@ -4,7 +4,8 @@ Nothing here imports `langchain_bhumi`: the conformance tests compare what the p
 decodes with what this module reads from the same recorded bytes. The SSE parser follows
 the WHATWG event-stream rules (a field name is everything before the first colon, one
 leading space of the value is dropped, a blank line dispatches, `:` lines are comments),
-and the chunk reader applies the tool-call keying rules of design.md.
+and the chunk reader applies the tool-call keying rules stated in the docstring of
+`langchain_bhumi/core/toolcalls.py` (read, not imported).
 """
 
 from __future__ import annotations

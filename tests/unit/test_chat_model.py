@@ -11,6 +11,7 @@ from langchain_core.messages.utils import message_chunk_to_message
 from pydantic import BaseModel, Field
 
 from langchain_bhumi import ChatBhumi, ConfigurationError, MissingAPIKeyError
+from langchain_bhumi.protocols import GENERATION_PARAMS
 from tests.support.server import Scripted, ScriptedServer
 
 KEY = "sk-test-0123456789abcdef"
@@ -291,6 +292,57 @@ def test_call_time_overrides_and_model_kwargs(server: ScriptedServer) -> None:
     assert (body["user"], body["reasoning_effort"]) == ("u1", "low")
     list(model(server, stream_usage=False).stream("x"))
     assert "stream_options" not in sent(server) and sent(server)["stream"] is True
+
+
+# Where each generation parameter lands in a Gemini request, the one format that sends them
+# all. A parameter added to `ChatRequest` fails the tests below until it is listed here.
+GENERATION_ON_THE_WIRE: dict[str, tuple[Any, str, Any]] = {
+    "temperature": (0.3, "temperature", 0.3),
+    "top_p": (0.8, "topP", 0.8),
+    "top_k": (7, "topK", 7),
+    "max_tokens": (42, "maxOutputTokens", 42),
+    "stop": (["END"], "stopSequences", ["END"]),
+    "seed": (11, "seed", 11),
+    "reasoning_effort": (
+        "low",
+        "thinkingConfig",
+        {"thinkingLevel": "LOW", "includeThoughts": True},
+    ),
+    "thinking_budget": (512, "thinkingConfig", {"thinkingBudget": 512, "includeThoughts": True}),
+}
+GEMINI_ANSWER = {
+    "candidates": [
+        {"content": {"role": "model", "parts": [{"text": "ok"}]}, "finishReason": "STOP"}
+    ]
+}
+
+
+def test_every_generation_parameter_is_a_chatbhumi_field() -> None:
+    """A model instance can set every parameter a call can (and the identifying params,
+    which LangChain's cache and tracing read, name each one)."""
+    assert not GENERATION_PARAMS - ChatBhumi.model_fields.keys()
+    llm = ChatBhumi(model="openai/gpt-test", base_url="http://127.0.0.1:9", api_key=KEY)
+    assert not GENERATION_PARAMS - llm._identifying_params.keys()
+
+
+@pytest.mark.parametrize("where", ["call keyword", "model field"])
+@pytest.mark.parametrize("param", sorted(GENERATION_PARAMS))
+def test_each_generation_parameter_reaches_the_request_body(
+    server: ScriptedServer, param: str, where: str
+) -> None:
+    """No parameter is accepted and then silently left out of the request."""
+    value, wire_name, on_the_wire = GENERATION_ON_THE_WIRE[param]
+    server.enqueue(Scripted.json(GEMINI_ANSWER))
+    setting = {param: value}
+    llm = ChatBhumi(
+        model="gemini/gemini-test",
+        base_url=server.url,
+        api_key=KEY,
+        **(setting if where == "model field" else {}),
+    )
+    llm.invoke("x", **(setting if where == "call keyword" else {}))
+    config = sent(server)["generationConfig"]
+    assert config[wire_name] == on_the_wire
 
 
 def test_headers_carry_the_key_as_bearer_and_custom_headers(server: ScriptedServer) -> None:

@@ -196,7 +196,7 @@ def test_any_fragmentation_in_any_style_gives_the_same_calls(
         assert "".join(d.args for d in mine) == args_text
 
 
-# --- the rules, one by one (design.md, "Tool calls") -----------------------------------
+# --- the rules, one by one (the docstring of core/toolcalls.py) ------------------------
 
 
 def test_empty_arguments_mean_no_arguments() -> None:

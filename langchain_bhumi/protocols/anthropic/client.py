@@ -55,6 +55,7 @@ from langchain_core.messages import (
 
 from langchain_bhumi.core.decoding import (
     FrameDecoder,
+    json_object_frame,
     normalize_finish,
     not_text,
     stream_error,
@@ -64,7 +65,6 @@ from langchain_bhumi.core.errors import (
     ConfigurationError,
     InvalidStreamDataError,
     StreamCutError,
-    StreamErrorEvent,
 )
 from langchain_bhumi.core.events import (
     ProviderState,
@@ -807,21 +807,9 @@ class AnthropicStreamDecoder(FrameDecoder):
 
     def decode_frames(self, frames: list[Frame], out: list[StreamEvent]) -> None:
         for frame in frames:
-            data = frame.data
-            if not data or self.done:
+            if not frame.data or self.done:
                 continue
-            try:
-                event = json.loads(data)
-            except ValueError:
-                if frame.event == "error":
-                    raise StreamErrorEvent(
-                        error_type=None, error_message=data[:500], payload=data
-                    ) from None
-                raise InvalidStreamDataError(
-                    "a stream frame is not valid JSON", data=data
-                ) from None
-            if not isinstance(event, dict):
-                raise InvalidStreamDataError("a stream frame is not a JSON object", data=data)
+            event = json_object_frame(frame)
             kind = event.get("type")
             if kind == "content_block_delta":
                 self._delta(event, out)

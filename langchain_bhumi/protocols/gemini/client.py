@@ -86,6 +86,7 @@ from langchain_core.messages import (
 
 from langchain_bhumi.core.decoding import (
     FrameDecoder,
+    json_object_frame,
     normalize_finish,
     not_text,
     stream_error,
@@ -832,22 +833,12 @@ class GeminiStreamDecoder(FrameDecoder):
 
     def decode_frames(self, frames: list[Frame], out: list[StreamEvent]) -> None:
         for frame in frames:
-            data = frame.data
-            if not data:
+            if not frame.data:
                 continue
-            try:
-                chunk = json.loads(data)
-            except ValueError:
-                if data.strip() == "[DONE]":  # proxies that speak OpenAI's terminator
-                    self._done_marker = True
-                    continue
-                if frame.event == "error":
-                    raise stream_error(data) from None
-                raise InvalidStreamDataError(
-                    "a stream frame is not valid JSON", data=data
-                ) from None
-            if not isinstance(chunk, dict):
-                raise InvalidStreamDataError("a stream frame is not a JSON object", data=data)
+            chunk = json_object_frame(frame, done_marker=True)
+            if chunk is None:  # proxies that speak OpenAI's terminator
+                self._done_marker = True
+                continue
             if "error" in chunk or frame.event == "error":
                 raise stream_error(chunk)
             self.decode_chunk(chunk, out)

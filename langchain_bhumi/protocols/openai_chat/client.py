@@ -41,6 +41,7 @@ from langchain_core.messages import (
 
 from langchain_bhumi.core.decoding import (
     FrameDecoder,
+    json_frame,
     normalize_finish,
     not_text,
     stream_error,
@@ -431,14 +432,7 @@ class OpenAIChatStreamDecoder(FrameDecoder):
             if data == "[DONE]" or data.strip() == "[DONE]":
                 self.done = True
                 continue
-            try:
-                chunk = json.loads(data)
-            except ValueError:
-                if frame.event == "error":
-                    raise stream_error(data) from None
-                raise InvalidStreamDataError(
-                    "a stream frame is not valid JSON", data=data
-                ) from None
+            chunk = json_frame(frame)
             if frame.event == "error" or (isinstance(chunk, dict) and chunk.get("error")):
                 raise stream_error(chunk)
             if not isinstance(chunk, dict):

@@ -56,15 +56,20 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
-from langchain_bhumi.core.decoding import FrameDecoder, describe_error, not_text, token_count
+from langchain_bhumi.core.decoding import (
+    FrameDecoder,
+    json_object_frame,
+    normalize_finish,
+    not_text,
+    stream_error,
+    token_count,
+)
 from langchain_bhumi.core.errors import (
     ConfigurationError,
     InvalidStreamDataError,
     StreamCutError,
-    StreamErrorEvent,
 )
 from langchain_bhumi.core.events import (
-    Finish,
     ProviderState,
     ReasoningDelta,
     RefusalDelta,
@@ -97,6 +102,7 @@ ANNOTATIONS = "annotations"
 ENCRYPTED_REASONING = "reasoning.encrypted_content"
 
 INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
+FINISH_REASONS = {"completed": "stop", **INCOMPLETE_REASONS}
 REASONING_SEPARATOR = "\n\n"
 
 
@@ -437,27 +443,6 @@ def _text(event: dict[str, Any], field: str) -> str | None:
     raise not_text(field, value)
 
 
-def _stream_error(payload: dict[str, Any]) -> StreamErrorEvent:
-    """An `error` event (flat `code`/`message`, or nested under `error`) or a failed
-    response (`response.error`) as a `StreamErrorEvent`."""
-    response = payload.get("response")
-    source = response if isinstance(response, dict) else payload
-    error = source.get("error")
-    if isinstance(error, dict):
-        error_type, message, _ = describe_error(source)
-        code = error.get("code")
-        if isinstance(code, str) and code and code != error_type:
-            error_type = f"{error_type}/{code}" if error_type else code
-    else:
-        code = source.get("code")
-        error_type = code if isinstance(code, str) else None
-        message = source.get("message") if isinstance(source.get("message"), str) else None
-    if not message:
-        status = source.get("status")
-        message = f"the response {status}" if isinstance(status, str) else json.dumps(payload)
-    return StreamErrorEvent(error_type=error_type, error_message=message[:500], payload=payload)
-
-
 Handler = Callable[["OpenAIResponsesStreamDecoder", dict[str, Any], list[StreamEvent]], None]
 
 
@@ -487,7 +472,7 @@ class OpenAIResponsesStreamDecoder(FrameDecoder):
         self.tools = ToolCallAssembler()
         self._started = False
         self._status: str | None = None
-        self._finish: Finish | None = None
+        self._finish: str | None = None  # the native reason: "completed" or why incomplete
         self._usage: dict[str, Any] | None = None
         self._info = ResponseInfo()
         self._seen: set[int] = set()
@@ -515,23 +500,11 @@ class OpenAIResponsesStreamDecoder(FrameDecoder):
     def decode_frames(self, frames: list[Frame], out: list[StreamEvent]) -> None:
         handlers = _HANDLERS
         for frame in frames:
-            data = frame.data
-            if not data or self._status is not None:
+            if not frame.data or self._status is not None:
                 continue
-            try:
-                event = json.loads(data)
-            except ValueError:
-                if data.strip() == "[DONE]":
-                    continue
-                if frame.event == "error":
-                    raise StreamErrorEvent(
-                        error_type=None, error_message=data[:500], payload=data
-                    ) from None
-                raise InvalidStreamDataError(
-                    "a stream frame is not valid JSON", data=data
-                ) from None
-            if not isinstance(event, dict):
-                raise InvalidStreamDataError("a stream frame is not a JSON object", data=data)
+            event = json_object_frame(frame, done_marker=True)
+            if event is None:
+                continue
             self._started = True
             if frame.event == WHOLE_BODY:
                 self.decode_body(event, out)
@@ -541,7 +514,7 @@ class OpenAIResponsesStreamDecoder(FrameDecoder):
             if handler is not None:
                 handler(self, event, out)
             elif event.get("error") and "response" not in event:
-                raise _stream_error(event)  # an error object without a `type`
+                raise stream_error(event, failed=event)  # an error object without a `type`
 
     def decode_body(self, body: Any, out: list[StreamEvent]) -> None:
         """Decode a whole Response object: its output items in order, then its status."""
@@ -549,7 +522,7 @@ class OpenAIResponsesStreamDecoder(FrameDecoder):
             raise InvalidStreamDataError("expected a JSON object", data=json.dumps(body))
         response: dict[str, Any] = body
         if response.get("error") and not response.get("output"):
-            raise _stream_error(response)
+            raise stream_error(response, failed=response)
         self._started = True
         self._lifecycle({"response": response}, out)
         for key, item in enumerate(response.get("output") or ()):
@@ -577,11 +550,10 @@ class OpenAIResponsesStreamDecoder(FrameDecoder):
         if self._annotations:
             out.append(ProviderState(ANNOTATIONS, self._annotations))
         out.append(self._info)
-        finish = self._finish
-        if finish is not None and finish.reason == "stop" and self.tools.calls_seen:
-            finish = Finish("tool_calls", finish.native)
-        if finish is not None:
-            out.append(finish)
+        if self._finish is not None:
+            finish = normalize_finish(self._finish, self.tools.calls_seen > 0, FINISH_REASONS)
+            if finish is not None:
+                out.append(finish)
         return out
 
     # --- keys: output_index first; item ids only for servers that send no index ------
@@ -737,7 +709,8 @@ class OpenAIResponsesStreamDecoder(FrameDecoder):
         self._terminal(response, status)
 
     def _failed(self, event: dict[str, Any], out: list[StreamEvent]) -> None:
-        raise _stream_error(event)
+        response = event.get("response")
+        raise stream_error(event, failed=response if isinstance(response, dict) else event)
 
     # --- items -----------------------------------------------------------------------
 
@@ -816,15 +789,14 @@ class OpenAIResponsesStreamDecoder(FrameDecoder):
         if isinstance(tier, str) and tier:
             self._info.extra["service_tier"] = tier
         if status == "failed":
-            raise _stream_error({"response": response})
+            raise stream_error({"response": response}, failed=response)
         self._status = status
         if status == "completed":
-            self._finish = Finish("stop", status)
+            self._finish = status
         elif status == "incomplete":
             details = response.get("incomplete_details") or {}
             native = details.get("reason") if isinstance(details, dict) else None
-            native = native if isinstance(native, str) and native else "incomplete"
-            self._finish = Finish(INCOMPLETE_REASONS.get(native, native), native)
+            self._finish = native if isinstance(native, str) and native else "incomplete"
 
 
 def _call_extras(item: dict[str, Any]) -> dict[str, Any] | None:
