@@ -50,10 +50,10 @@ KIMI_ID = f"functions.{MCP_TOOL}:0"
 
 
 def model(family: str, server: ScriptedServer) -> ChatBhumi:
-    """A model that streams under `invoke` too, as agents usually run."""
-    return ChatBhumi(
-        model=MODELS[family], base_url=server.url, api_key=KEY, max_retries=0, streaming=True
-    )
+    """A model that streams under `invoke` too, as agents usually run: a wire family's
+    (`MODELS`) or a model string (`"mistral/mistral-large-latest"`)."""
+    name = MODELS.get(family, family)
+    return ChatBhumi(model=name, base_url=server.url, api_key=KEY, max_retries=0, streaming=True)
 
 
 @pytest.mark.parametrize("family", ["openai", "anthropic", "gemini"])
@@ -252,21 +252,9 @@ def test_one_conversation_moves_through_openai_anthropic_mistral_gemini_kimi_and
         models = {
             "openai": model("openai", openai),
             "anthropic": model("anthropic", anthropic),
-            "mistral": ChatBhumi(
-                model="mistral/mistral-large-latest",
-                base_url=mistral.url,
-                api_key=KEY,
-                max_retries=0,
-                streaming=True,
-            ),
+            "mistral": model("mistral/mistral-large-latest", mistral),
             "gemini": model("gemini", gemini),
-            "kimi": ChatBhumi(
-                model="moonshot/kimi-k2-0905-preview",
-                base_url=kimi.url,
-                api_key=KEY,
-                max_retries=0,
-                streaming=True,
-            ),
+            "kimi": model("moonshot/kimi-k2-0905-preview", kimi),
             "responses": model("responses", responses),
         }
 
