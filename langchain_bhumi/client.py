@@ -128,7 +128,9 @@ class ProviderClient:
             provider=self.spec.name,
             max_tokens_field=self.resolved.max_tokens_field,
             reasoning_replay=self.spec.reasoning_replay,
-            tool_ids=self.spec.tool_ids,
+            # A provider's id rule is for its own format (OpenAI's 40 characters are chat
+            # completions'; its Responses API takes 64): another format keeps its own.
+            tool_ids=self.spec.tool_ids if self.protocol.name == self.spec.protocol else None,
         )
         headers = {
             "user-agent": USER_AGENT,

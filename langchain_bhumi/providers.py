@@ -37,8 +37,9 @@ class ProviderSpec:
         stream_options: Whether the server accepts `stream_options.include_usage`.
         reasoning_replay: Which earlier turns' reasoning text goes back to the server,
             in which field (`ChatBhumi(send_reasoning=...)` overrides when).
-        tool_ids: The tool-call ids the provider accepts, when it is stricter than its
-            wire format; other ids in the history are rewritten (see `core.tool_ids`).
+        tool_ids: The tool-call ids the provider accepts in its own wire format
+            (`protocol`), when it is stricter than that format; other ids in the history
+            are rewritten (see `core.tool_ids`). Another wire format keeps its own rule.
         root: Path added to a bare `scheme://host[:port]` base URL; `None` uses the
             protocol's default (`/v1` for chat completions).
         local: A server on this machine (used in messages and the demo).

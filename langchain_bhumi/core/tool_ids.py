@@ -3,9 +3,10 @@
 A conversation keeps the ids its providers gave (`call_...` from OpenAI, `toolu_...` from
 Anthropic, `functions.get_weather:0` from Kimi). Some providers refuse ids of another
 shape: Mistral takes exactly 9 characters of `[a-zA-Z0-9]` (HTTP 400 otherwise),
-Anthropic `^[a-zA-Z0-9_-]+$`, OpenAI at most 40 characters. A `ToolIdRule` says what one
-provider (or wire format) accepts; a `ToolIdMap` applies it to one request's history,
-calls and results alike, so each result still pairs with its call.
+Anthropic `^[a-zA-Z0-9_-]+$`, OpenAI at most 40 characters (64 in its Responses API).
+A `ToolIdRule` says what one provider (or wire format) accepts; a `ToolIdMap` applies it
+to one request's history, calls and results alike, so each result still pairs with its
+call.
 
 The rewriting is deterministic: an id the rule accepts is kept; any other id becomes a
 function of itself only (a sanitized prefix where the rule allows one, and a hash), so

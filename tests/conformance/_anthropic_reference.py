@@ -104,9 +104,9 @@ class AnthropicExpected:
 
 
 def anthropic_exchanges() -> list[Exchange]:
-    """Every exchange whose `meta.json` says `api_family == "anthropic-messages"`."""
-    root = streams_root()
-    return load_exchanges(root, API_FAMILY) if root.is_dir() else []
+    """Every exchange whose `meta.json` says `api_family == "anthropic-messages"` (only
+    the synthetic ones when the recordings are absent)."""
+    return load_exchanges(streams_root(), API_FAMILY)
 
 
 class _Blocks:

@@ -17,7 +17,9 @@ The reading rules, from the Gemini API reference:
 - `usageMetadata` is cumulative: the last one with token counts is the usage; output
   tokens are candidates + thoughts, input tokens prompt + tool-use prompt;
 - the last `finishReason` is the finish; STOP becomes `tool_calls` when calls were made;
-- `modelVersion` names the model, the first `responseId` identifies the response.
+- `modelVersion` names the model, the first `responseId` identifies the response;
+- a call id repeated within one response comes out as `<id>_<position>`, as a model must
+  hand it on (two calls under one id cannot both get their results back).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tests.conformance._reference import SYNTHETIC, distinct
 
 ENV_VAR = "BHUMI_REAL_STREAMS"
 
@@ -101,15 +105,18 @@ class Exchange:
 
 
 def load_exchanges(root: Path) -> list[Exchange]:
-    """Every exchange under `root` whose `meta.json` says `api_family == "gemini"`."""
+    """Every exchange under `root` whose `meta.json` says `api_family == "gemini"`,
+    followed by the synthetic ones (`SYNTHETIC`; those alone when `root` is absent)."""
     found: list[Exchange] = []
-    for meta_path in sorted(root.rglob("meta.json")):
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("api_family") != "gemini":
+    for base, prefix in ((root, ""), (SYNTHETIC, "synthetic/")):
+        if not base.is_dir():
             continue
-        found.append(
-            Exchange(meta_path.parent.relative_to(root).as_posix(), meta_path.parent, meta)
-        )
+        for meta_path in sorted(base.rglob("meta.json")):
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            if meta.get("api_family") != "gemini":
+                continue
+            name = prefix + meta_path.parent.relative_to(base).as_posix()
+            found.append(Exchange(name, meta_path.parent, meta))
     return found
 
 
@@ -289,6 +296,10 @@ def expected_from_chunks(chunks: list[dict[str, Any]]) -> Expected:
                     FINISH_NUMBERS.get(reason, str(reason)) if isinstance(reason, int) else reason
                 )
                 expected.finish_message = candidate.get("finishMessage")
+    # Two calls under one id: the later one comes out as `<id>_<position>`.
+    unique_ids = distinct([c.native_id for c in expected.calls])
+    for call, unique in zip(expected.calls, unique_ids, strict=True):
+        call.native_id = unique
     return expected
 
 

@@ -81,9 +81,11 @@ bug reports describe but no recording in the real-streams folder shows. Named
 
 def load_exchanges(root: Path, api_family: str = "openai-chat") -> list[Exchange]:
     """Every exchange under `root` whose `meta.json` names `api_family`, sorted by name,
-    followed by the synthetic ones of that family."""
+    followed by the synthetic ones of that family (those alone when `root` is absent)."""
     found: list[Exchange] = []
     for base, prefix in ((root, ""), (SYNTHETIC, "synthetic/")):
+        if not base.is_dir():
+            continue
         for meta_path in sorted(base.rglob("meta.json")):
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
             if meta.get("api_family") != api_family:
@@ -96,17 +98,24 @@ def load_exchanges(root: Path, api_family: str = "openai-chat") -> list[Exchange
 def unique_ids(calls: list[ExpectedCall]) -> list[ExpectedCall]:
     """A repeated call id becomes `<id>_<position>` (1-based), as a model must hand it on:
     two calls under one id cannot both get their results back."""
-    seen: set[str] = set()
-    for position, call in enumerate(calls):
-        if call.id is None:
-            continue
-        if call.id in seen:
-            renamed = f"{call.id}_{position + 1}"
-            while renamed in seen:
-                renamed += "_"
-            call.id = renamed
-        seen.add(call.id)
+    for call, unique in zip(calls, distinct([c.id for c in calls]), strict=True):
+        call.id = unique
     return calls
+
+
+def distinct(ids: list[str | None]) -> list[str | None]:
+    """`ids` with each repeat renamed `<id>_<position>` (1-based); `None` stays `None`."""
+    seen: set[str] = set()
+    out: list[str | None] = []
+    for position, call_id in enumerate(ids):
+        if call_id is not None:
+            if call_id in seen:
+                call_id = f"{call_id}_{position + 1}"
+                while call_id in seen:
+                    call_id += "_"
+            seen.add(call_id)
+        out.append(call_id)
+    return out
 
 
 # --- SSE --------------------------------------------------------------------------------

@@ -6,8 +6,19 @@ from __future__ import annotations
 import functools
 import operator
 import random
+from pathlib import Path
 
+import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk
+
+
+def recordings_only(root: Path, env_var: str) -> pytest.MarkDecorator:
+    """Skip a test about the recorded exchanges themselves when their folder is absent;
+    the synthetic streams (`synthetic/`) are replayed either way."""
+    return pytest.mark.skipif(
+        not root.is_dir(),
+        reason=f"recorded real streams not found at {root} (set {env_var} to their folder)",
+    )
 
 
 def cut_points(rng: random.Random, body: bytes) -> list[int]:

@@ -118,6 +118,7 @@ def _error(payload: dict[str, Any]) -> ExpectedError:
 
 def _read_items(items: list[dict[str, Any]], expected: ResponsesExpected) -> None:
     """Text, reasoning, calls and kept items of finished output items, in order."""
+    item_ids: list[str | None] = []
     for item in items:
         kind = item.get("type")
         if kind == "message":
@@ -135,8 +136,7 @@ def _read_items(items: list[dict[str, Any]], expected: ResponsesExpected) -> Non
                     name=item.get("name") or "", args_text=item.get("arguments") or "", id=call_id
                 )
             )
-            if call_id and item.get("id"):
-                expected.call_item_ids[call_id] = item["id"]
+            item_ids.append(item.get("id"))
         else:
             if kind == "reasoning":
                 texts = [
@@ -147,6 +147,10 @@ def _read_items(items: list[dict[str, Any]], expected: ResponsesExpected) -> Non
                 expected.reasoning += "\n\n".join(t for t in texts if t)
             expected.kept_items.append(item)
     expected.calls = unique_ids(expected.calls)
+    # By position: two calls under one `call_id` keep their own item ids.
+    for call, item_id in zip(expected.calls, item_ids, strict=True):
+        if call.id and item_id:
+            expected.call_item_ids[call.id] = item_id
 
 
 def _read_response(response: dict[str, Any], expected: ResponsesExpected) -> None:

@@ -16,7 +16,7 @@ round 1's request, the message ChatBhumi decoded from round 1's response and the
 results, and compared with the recorded round-2 request.
 
 The folder is found next to the repository (`../shared/real-streams`) or through
-`$BHUMI_REAL_STREAMS`; without it the whole module is skipped.
+`$BHUMI_REAL_STREAMS`; without it only the synthetic streams (`synthetic/`) are replayed.
 """
 
 from __future__ import annotations
@@ -55,15 +55,11 @@ from tests.conformance._anthropic_reference import (
     expected_for,
     streams_root,
 )
-from tests.conformance._replay import aggregate, cut_points
+from tests.conformance._replay import aggregate, cut_points, recordings_only
 from tests.support.server import Scripted, ScriptedServer, split_at
 
 ROOT = streams_root()
-if not ROOT.is_dir():
-    pytest.skip(
-        f"recorded real streams not found at {ROOT} (set {ENV_VAR} to their folder)",
-        allow_module_level=True,
-    )
+RECORDINGS_ONLY = recordings_only(ROOT, ENV_VAR)
 
 EXCHANGES = anthropic_exchanges()
 STREAMED = [e for e in EXCHANGES if e.status == 200 and e.is_sse]
@@ -378,6 +374,7 @@ def test_v1_reasoning_blocks_carry_their_signatures(
     assert message.text == expected.text
 
 
+@RECORDINGS_ONLY
 def test_selection_is_complete() -> None:
     """Every Anthropic exchange is replayed, and every named special case exists."""
     names = {e.name for e in EXCHANGES}
@@ -462,6 +459,7 @@ def _round(exchange: Exchange) -> Scripted:
     return Scripted(parts=[exchange.body], content_type=exchange.content_type)
 
 
+@RECORDINGS_ONLY
 @pytest.mark.parametrize("output_version", [None, "v1", "v1-content-only"])
 @pytest.mark.parametrize("stem", list(ROUND_TRIPS))
 def test_multi_round_request_matches_the_recording(

@@ -20,7 +20,7 @@ the recorded round-2 request (roles, parts, call/result pairing, ids Gemini gave
 signatures, tools, generation config).
 
 The folder is found next to the repository (`../shared/real-streams`) or through
-`$BHUMI_REAL_STREAMS`; without it the whole module is skipped.
+`$BHUMI_REAL_STREAMS`; without it only the synthetic streams (`synthetic/`) are replayed.
 """
 
 from __future__ import annotations
@@ -55,15 +55,11 @@ from tests.conformance._gemini_reference import (
     signature_bytes,
     streams_root,
 )
-from tests.conformance._replay import aggregate, cut_points
+from tests.conformance._replay import aggregate, cut_points, recordings_only
 from tests.support.server import Scripted, ScriptedServer, split_at
 
 ROOT = streams_root()
-if not ROOT.is_dir():
-    pytest.skip(
-        f"recorded real streams not found at {ROOT} (set {ENV_VAR} to their folder)",
-        allow_module_level=True,
-    )
+RECORDINGS_ONLY = recordings_only(ROOT, ENV_VAR)
 
 EXCHANGES = load_exchanges(ROOT)
 STREAMED = [e for e in EXCHANGES if e.status == 200 and e.streamed]
@@ -345,6 +341,7 @@ async def test_ainvoke(exchange: Exchange, server: ScriptedServer) -> None:
     check_message(message, expected_for(exchange), exchange)
 
 
+@RECORDINGS_ONLY
 def test_selection_is_complete() -> None:
     """Every Gemini exchange is replayed, the features the issue names are among them,
     and every special case names an exchange that exists."""
@@ -564,6 +561,7 @@ def test_multi_round_requests_match_the_recording(
     assert sent_ids == native_ids
 
 
+@RECORDINGS_ONLY
 def test_multi_round_selection() -> None:
     """The round trips the issue names are all replayed."""
     names = {a.folder for a, _ in ROUND_PAIRS}

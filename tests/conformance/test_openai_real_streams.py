@@ -11,7 +11,7 @@ usage, finish reason, model name and response id, plus the streaming contract (m
 and usage once, on the last chunk; a call's id and name on its first chunk only).
 
 The folder is found next to the repository (`../shared/real-streams`) or through
-`$BHUMI_REAL_STREAMS`; without it the whole module is skipped.
+`$BHUMI_REAL_STREAMS`; without it only the synthetic streams (`synthetic/`) are replayed.
 """
 
 from __future__ import annotations
@@ -43,15 +43,11 @@ from tests.conformance._reference import (
     load_exchanges,
     streams_root,
 )
-from tests.conformance._replay import aggregate, cut_points
+from tests.conformance._replay import aggregate, cut_points, recordings_only
 from tests.support.server import Scripted, ScriptedServer, split_at
 
 ROOT = streams_root()
-if not ROOT.is_dir():
-    pytest.skip(
-        f"recorded real streams not found at {ROOT} (set {ENV_VAR} to their folder)",
-        allow_module_level=True,
-    )
+RECORDINGS_ONLY = recordings_only(ROOT, ENV_VAR)
 
 EXCHANGES = load_exchanges(ROOT)
 STREAMED = [e for e in EXCHANGES if e.status == 200 and e.is_sse]
@@ -464,6 +460,7 @@ def test_stream_without_done(exchange: Exchange, server: ScriptedServer) -> None
     check_message(aggregate(chunks), expected, exchange)
 
 
+@RECORDINGS_ONLY
 def test_selection() -> None:
     """The selection is the whole openai-chat family, and every special case exists."""
     assert EXCHANGES, f"no openai-chat exchange under {ROOT}"

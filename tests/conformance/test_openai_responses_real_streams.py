@@ -15,7 +15,7 @@ call's id and name on its first chunk only). Each stream is also replayed withou
 terminal event, which must raise `StreamCutError`.
 
 The folder is found next to the repository (`../shared/real-streams`) or through
-`$BHUMI_REAL_STREAMS`; without it the whole module is skipped.
+`$BHUMI_REAL_STREAMS`; without it only the synthetic streams (`synthetic/`) are replayed.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from langchain_bhumi import (
     StreamCutError,
     StreamErrorEvent,
 )
-from tests.conformance._replay import aggregate, cut_points
+from tests.conformance._replay import aggregate, cut_points, recordings_only
 from tests.conformance._responses_reference import (
     ENV_VAR,
     Exchange,
@@ -49,11 +49,7 @@ from tests.conformance._responses_reference import (
 from tests.support.server import Scripted, ScriptedServer, split_at
 
 ROOT = streams_root()
-if not ROOT.is_dir():
-    pytest.skip(
-        f"recorded real streams not found at {ROOT} (set {ENV_VAR} to their folder)",
-        allow_module_level=True,
-    )
+RECORDINGS_ONLY = recordings_only(ROOT, ENV_VAR)
 
 EXCHANGES = responses_exchanges()
 STREAMED = [e for e in EXCHANGES if e.status == 200 and e.is_sse]
@@ -421,6 +417,7 @@ def test_stream_without_terminal_event(exchange: Exchange, server: ScriptedServe
     assert expected.text.startswith("".join(_text(c) for c in chunks))
 
 
+@RECORDINGS_ONLY
 def test_selection() -> None:
     """The selection is the whole Responses family, and every special case exists."""
     assert len(EXCHANGES) >= 29, f"expected the 29 recorded Responses exchanges under {ROOT}"

@@ -150,3 +150,35 @@ def test_a_request_the_server_rejects_raises_its_400(make_llm: Factory, target: 
     assert error.status_code == 400
     assert error.error_message and error.provider == target.provider
     assert error.error_message in str(error)
+
+
+WRITTEN_CALLS_PROMPT = (
+    "You have one tool.\n\n"
+    "get_weather(city: string): Get the current weather for a city.\n\n"
+    'To use it, answer with a JSON object {"name": <tool name>, "arguments": <arguments '
+    "object>}."
+)
+
+
+@pytest.mark.parametrize("streaming", [False, True], ids=["invoke", "stream"])
+def test_calls_written_as_text_become_tool_calls(make_llm: Factory, streaming: bool) -> None:
+    """A small local model that knows its tool only from the prompt writes the calls as
+    JSON text (the server gets no tools, as behind a template or server that drops them:
+    `model_kwargs` empties the list, else llama-server's own parser would make the calls).
+    With `parse_text_tool_calls=True` the caller still gets real calls, and the text the
+    model wrote stays in `response_metadata["text_tool_calls"]`."""
+    llm = make_llm(parse_text_tool_calls=True, model_kwargs={"tools": []}, max_tokens=80)
+    bound = llm.bind_tools([get_weather])
+    question = [("system", WRITTEN_CALLS_PROMPT), ("human", "What is the weather in Paris?")]
+    if streaming:
+        _, message = stream_all(bound, question)
+    else:
+        message = bound.invoke(question)
+
+    assert [c["name"] for c in message.tool_calls] == ["get_weather"]
+    assert cities(message) == ["paris"]
+    assert message.tool_calls[0]["id"]
+    assert message.invalid_tool_calls == []
+    written = message.response_metadata["text_tool_calls"]
+    assert '"get_weather"' in written["text"], written
+    assert '"get_weather"' not in message.text  # the calls left the answer

@@ -264,12 +264,98 @@ class MistralServer:
         return self.answers.pop(0)
 
 
-ANSWERS = {"openai": openai_answer, "anthropic": anthropic_answer, "gemini": gemini_answer}
+def responses_answer(
+    text: str = "", calls: tuple[Call, ...] = (), *, response_id: str = "resp_1"
+) -> Scripted:
+    """A Responses API SSE stream: a message item, then one `function_call` item per call
+    (item id `fc_<n>`), then `response.completed` with the whole output."""
+    items: list[dict[str, Any]] = []
+    if text:
+        content = [{"type": "output_text", "text": text, "annotations": []}]
+        items.append({"id": "msg_1", "type": "message", "role": "assistant", "content": content})
+    for n, (call_id, name, args) in enumerate(calls):
+        arguments = json.dumps(args)
+        items.append(
+            {
+                "id": f"fc_{n}",
+                "type": "function_call",
+                "call_id": call_id,
+                "name": name,
+                "arguments": arguments,
+            }
+        )
+    response = {"id": response_id, "object": "response", "model": "gpt-5", "output": items}
+    usage = {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15}
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": {**response, "status": "in_progress"}}
+    ]
+    for index, item in enumerate(items):
+        events.append({"type": "response.output_item.added", "output_index": index, "item": item})
+        events.append({"type": "response.output_item.done", "output_index": index, "item": item})
+    events.append(
+        {
+            "type": "response.completed",
+            "response": {**response, "status": "completed", "usage": usage},
+        }
+    )
+    return Scripted(
+        parts=[f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events],
+        content_type="text/event-stream; charset=utf-8",
+    )
+
+
+class ResponsesServer:
+    """A `ScriptedServer` responder that checks `call_id`s as OpenAI's Responses API does:
+    an empty one or one longer than 64 characters gets its 400, and so does an output
+    whose call is not in the request; otherwise the next queued answer."""
+
+    def __init__(self, *answers: Scripted) -> None:
+        self.answers = list(answers)
+        self.rejected: list[str] = []
+
+    def __call__(self, request: Received) -> Scripted:
+        items = [i for i in request.json().get("input", ()) if isinstance(i, dict)]
+        calls = {i.get("call_id") for i in items if i.get("type") == "function_call"}
+        for n, item in enumerate(items):
+            call_id = item.get("call_id")
+            if call_id is None:
+                continue
+            if not call_id:
+                message, code = "empty string. Expected a string with minimum length 1", "empty"
+            elif len(call_id) > 64:
+                message = (
+                    "string too long. Expected a string with maximum length 64, but got a "
+                    f"string with length {len(call_id)} instead."
+                )
+                code = "string_above_max_length"
+            elif item.get("type") == "function_call_output" and call_id not in calls:
+                message = f"No tool call found for function call output with call_id {call_id}."
+                code = None
+            else:
+                continue
+            self.rejected.append(call_id)
+            error = {
+                "message": f"Invalid 'input[{n}].call_id': {message}",
+                "type": "invalid_request_error",
+                "param": f"input[{n}].call_id",
+                "code": code,
+            }
+            return Scripted.json({"error": error}, status=400)
+        return self.answers.pop(0)
+
+
+ANSWERS = {
+    "openai": openai_answer,
+    "anthropic": anthropic_answer,
+    "gemini": gemini_answer,
+    "responses": responses_answer,
+}
 """Answer builders by wire family."""
 
 MODELS = {
     "openai": "openai/gpt-4o-mini",
     "anthropic": "anthropic/claude-sonnet-4-5",
     "gemini": "gemini/gemini-2.5-flash",
+    "responses": "openai/gpt-5-codex",  # a Responses-only model: ChatBhumi sends /responses
 }
 """A model string per wire family (the base URL decides where it goes)."""

@@ -9,15 +9,24 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 
 from langchain_bhumi import ChatBhumi
 from langchain_bhumi.core.errors import BadRequestError
 from tests.support.server import Scripted, ScriptedServer
-from tests.support.wire import ANSWERS, MODELS, MistralServer, mistral_answer
+from tests.support.wire import (
+    ANSWERS,
+    MODELS,
+    MistralServer,
+    ResponsesServer,
+    mistral_answer,
+    responses_answer,
+)
 
 KEY = "sk-test-0123456789abcdef"
 
@@ -27,11 +36,24 @@ def get_weather(city: str) -> str:
     return f"{city}: sunny, 21 C"
 
 
+MCP_TOOL = "mcp__weather_service__get_current_conditions_for_city_name"
+
+
+@tool(MCP_TOOL)
+def current_conditions(city: str) -> str:
+    """Current conditions for a city (a tool from an MCP server, named as agents name them)."""
+    return f"{city}: cloudy, 12 C"
+
+
+KIMI_ID = f"functions.{MCP_TOOL}:0"
+"""Kimi's call id, `functions.<tool name>:<n>`: 70 characters for this tool."""
+
+
 def model(family: str, server: ScriptedServer) -> ChatBhumi:
-    """A model that streams under `invoke` too, as agents usually run."""
-    return ChatBhumi(
-        model=MODELS[family], base_url=server.url, api_key=KEY, max_retries=0, streaming=True
-    )
+    """A model that streams under `invoke` too, as agents usually run: a wire family's
+    (`MODELS`) or a model string (`"mistral/mistral-large-latest"`)."""
+    name = MODELS.get(family, family)
+    return ChatBhumi(model=name, base_url=server.url, api_key=KEY, max_retries=0, streaming=True)
 
 
 @pytest.mark.parametrize("family", ["openai", "anthropic", "gemini"])
@@ -184,12 +206,20 @@ def test_parallel_calls_that_share_one_id_both_run(family: str, server: Scripted
     assert sorted(sent_calls) == sorted(sent_results)
 
 
-def test_one_conversation_moves_through_openai_anthropic_mistral_and_gemini() -> None:
+def test_one_conversation_moves_through_openai_anthropic_mistral_gemini_kimi_and_responses() -> (
+    None
+):
     """Each provider gets the earlier turns' tool calls in ids it accepts, each result
     still paired with its call: Mistral, which refuses any id but 9 alphanumerics with a
-    400, accepts every request, and sees the same ids for the same calls each time."""
+    400, accepts every request, and sees the same ids for the same calls each time; so
+    does the Responses API, which refuses a `call_id` over 64 characters (Kimi's id for
+    an MCP tool has 70)."""
     checkpointer = InMemorySaver()
     thread: dict[str, Any] = {"configurable": {"thread_id": "four"}}
+    responses_backend = ResponsesServer(
+        responses_answer(calls=(("call_lisbon1", "get_weather", {"city": "Lisbon"}),)),
+        responses_answer("Lisbon is sunny, Oslo cloudy."),
+    )
     mistral_backend = MistralServer(
         mistral_answer(calls=(("D681PevKs", "get_weather", {"city": "Berlin"}),)),
         mistral_answer("Berlin is sunny."),
@@ -199,6 +229,8 @@ def test_one_conversation_moves_through_openai_anthropic_mistral_and_gemini() ->
         ScriptedServer() as anthropic,
         ScriptedServer(responder=mistral_backend) as mistral,
         ScriptedServer() as gemini,
+        ScriptedServer() as kimi,
+        ScriptedServer(responder=responses_backend) as responses,
     ):
         openai.enqueue(
             ANSWERS["openai"](
@@ -213,27 +245,33 @@ def test_one_conversation_moves_through_openai_anthropic_mistral_and_gemini() ->
             ANSWERS["anthropic"]("Rome is sunny too."),
         )
         gemini.enqueue(ANSWERS["gemini"]("All three are sunny."))
+        kimi.enqueue(
+            ANSWERS["openai"](calls=((KIMI_ID, MCP_TOOL, {"city": "Oslo"}),)),
+            ANSWERS["openai"]("Oslo is cloudy."),
+        )
         models = {
             "openai": model("openai", openai),
             "anthropic": model("anthropic", anthropic),
-            "mistral": ChatBhumi(
-                model="mistral/mistral-large-latest",
-                base_url=mistral.url,
-                api_key=KEY,
-                max_retries=0,
-                streaming=True,
-            ),
+            "mistral": model("mistral/mistral-large-latest", mistral),
             "gemini": model("gemini", gemini),
+            "kimi": model("moonshot/kimi-k2-0905-preview", kimi),
+            "responses": model("responses", responses),
         }
 
         def run(family: str, text: str) -> list[Any]:
-            agent = create_agent(models[family], tools=[get_weather], checkpointer=checkpointer)
+            agent = create_agent(
+                models[family],
+                tools=[get_weather, current_conditions],
+                checkpointer=checkpointer,
+            )
             return list(agent.invoke({"messages": [("user", text)]}, thread)["messages"])
 
         run("openai", "Paris?")
         run("anthropic", "Rome?")
         history = run("mistral", "Berlin?")
         messages = run("gemini", "All three?")
+        run("kimi", "Conditions in Oslo?")
+        final = run("responses", "And Lisbon?")
 
         # The control: the same history with the ids as they are gets Mistral's 400.
         raw = ChatBhumi(
@@ -241,6 +279,10 @@ def test_one_conversation_moves_through_openai_anthropic_mistral_and_gemini() ->
         )
         with pytest.raises(BadRequestError, match="must be a-z, A-Z, 0-9, with a length of 9"):
             raw.invoke(history[:-2])
+        long_call = {"type": "function_call", "call_id": KIMI_ID, "name": MCP_TOOL}
+        control = httpx.post(f"{responses.url}/v1/responses", json={"input": [long_call]})
+        assert control.status_code == 400
+        assert "maximum length 64" in control.json()["error"]["message"]
 
     results = [m.content for m in messages if isinstance(m, ToolMessage)]
     assert results == ["Paris: sunny, 21 C", "Rome: sunny, 21 C", "Berlin: sunny, 21 C"]
@@ -286,3 +328,28 @@ def test_one_conversation_moves_through_openai_anthropic_mistral_and_gemini() ->
     ]
     assert calls == ["Paris", "Rome", "Berlin"]
     assert answered == ["get_weather"] * 3
+
+    # The Responses API: two requests, every call_id accepted, outputs paired, same ids.
+    assert responses_backend.rejected == [KIMI_ID]  # the control only
+    assert [m.content for m in final if isinstance(m, ToolMessage)][-2:] == [
+        "Oslo: cloudy, 12 C",
+        "Lisbon: sunny, 21 C",
+    ]
+    assert final[-1].text == "Lisbon is sunny, Oslo cloudy."
+    assert [c["id"] for m in final if isinstance(m, AIMessage) for c in m.tool_calls][-2:] == [
+        KIMI_ID,
+        "call_lisbon1",
+    ]
+    sent_items = [request.json()["input"] for request in responses.received[:2]]
+    sent_ids = []
+    for items in sent_items:
+        calls = [i["call_id"] for i in items if i["type"] == "function_call"]
+        outputs = [i["call_id"] for i in items if i["type"] == "function_call_output"]
+        assert calls == outputs and len(set(calls)) == len(calls)
+        assert all(0 < len(call_id) <= 64 for call_id in calls)
+        sent_ids.append(calls)
+    assert len(sent_ids[0]) == 4 and sent_ids[1][:4] == sent_ids[0]
+    # Ids that fit are sent as they are; Kimi's is shortened.
+    assert sent_ids[0][:3] == ids
+    assert sent_ids[0][3] != KIMI_ID
+    assert sent_ids[1][4] == "call_lisbon1"

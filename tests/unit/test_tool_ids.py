@@ -20,6 +20,8 @@ from langchain_bhumi.client import ProviderClient
 from langchain_bhumi.core.tool_ids import ALPHANUMERIC, ToolIdMap, ToolIdRule
 from langchain_bhumi.protocols import ChatRequest
 from langchain_bhumi.protocols.anthropic.client import TOOL_IDS as ANTHROPIC
+from langchain_bhumi.protocols.base import TOOL_CALL_EXTRAS
+from langchain_bhumi.protocols.openai_responses.client import TOOL_IDS as RESPONSES
 from langchain_bhumi.providers import MISTRAL_TOOL_IDS, OPENAI_TOOL_IDS, resolve_provider
 
 MISTRAL_ID = re.compile(r"[a-zA-Z0-9]{9}")
@@ -35,7 +37,14 @@ SEEN_IDS = [
     "ws_689e2d4880a0819d98acca37694989b00b15d90494fc6b87",  # 51 characters
     "",  # a call the server gave no id
 ]
-RULES = {"mistral": MISTRAL_TOOL_IDS, "anthropic": ANTHROPIC, "openai": OPENAI_TOOL_IDS}
+# Kimi writes `functions.<tool name>:<n>`: a 60-character MCP tool name makes it 72.
+KIMI_LONG_ID = "functions.mcp__weather_service__get_current_conditions_for_city_name:0"
+RULES = {
+    "mistral": MISTRAL_TOOL_IDS,
+    "anthropic": ANTHROPIC,
+    "openai": OPENAI_TOOL_IDS,
+    "responses": RESPONSES,
+}
 ids_text = st.text(min_size=0, max_size=80)
 
 
@@ -110,8 +119,12 @@ def history(call_ids: list[str]) -> list[BaseMessage]:
     return [HumanMessage("weather?"), AIMessage("", tool_calls=calls), *results]
 
 
-def body(provider: str, messages: list[BaseMessage]) -> dict[str, Any]:
+def body(
+    provider: str, messages: list[BaseMessage], wire_format: str | None = None
+) -> dict[str, Any]:
     client = ProviderClient.connect(resolve_provider(provider), api_key="sk-test")
+    if wire_format is not None:
+        client = client.speaking(wire_format)
     return client.http_request(ChatRequest(model="m", messages=messages)).body
 
 
@@ -156,3 +169,38 @@ def test_the_messages_keep_their_original_ids() -> None:
     messages = history(["functions.get_weather:0"])
     body("mistral", messages)
     assert messages[1].tool_calls[0]["id"] == "functions.get_weather:0"  # type: ignore[attr-defined]
+
+
+def responses_pairs(sent: dict[str, Any]) -> tuple[list[str], list[str]]:
+    items = sent["input"]
+    calls = [i["call_id"] for i in items if i.get("type") == "function_call"]
+    results = [i["call_id"] for i in items if i.get("type") == "function_call_output"]
+    return calls, results
+
+
+@pytest.mark.parametrize("provider", ["openai", "vllm"])
+def test_responses_api_gets_call_ids_of_1_to_64_characters_on_calls_and_outputs(
+    provider: str,
+) -> None:
+    """OpenAI answers 400 `string_above_max_length` to a longer `call_id` and
+    `empty_string` to an empty one; the rule is the format's, whoever serves it."""
+    sent = body(provider, history([*SEEN_IDS, KIMI_LONG_ID]), wire_format="openai_responses")
+    calls, results = responses_pairs(sent)
+    assert calls == results and len(set(calls)) == len(calls) == len(SEEN_IDS) + 1
+    assert all(1 <= len(i) <= 64 for i in calls)
+    # Ids that fit are left alone: OpenAI's 40-character chat rule is not the Responses one.
+    assert calls[:6] == SEEN_IDS[:6]
+    assert calls[-1].startswith("functions.mcp__weather_service") and len(calls[-1]) == 64
+
+
+def test_a_rewritten_responses_call_keeps_its_item_id() -> None:
+    """The call's own item id (`fc_...`) is found under the original id and still sent."""
+    messages = history([KIMI_LONG_ID])
+    ai = messages[1]
+    ai.additional_kwargs[TOOL_CALL_EXTRAS] = {KIMI_LONG_ID: {"responses": {"item_id": "fc_1"}}}
+    ai.response_metadata.update(wire_format="openai_responses", provider="openai")
+    sent = body("openai", messages, wire_format="openai_responses")
+    call = next(i for i in sent["input"] if i.get("type") == "function_call")
+    assert call["id"] == "fc_1" and call["call_id"] != KIMI_LONG_ID
+    assert responses_pairs(sent) == ([call["call_id"]], [call["call_id"]])
+    assert ai.tool_calls[0]["id"] == KIMI_LONG_ID  # type: ignore[attr-defined]

@@ -79,6 +79,7 @@ from langchain_bhumi.core.events import (
     Usage,
 )
 from langchain_bhumi.core.framing import WHOLE_BODY, Frame, Framer, SSEFramer, WholeBodyFramer
+from langchain_bhumi.core.tool_ids import ToolIdMap, ToolIdRule
 from langchain_bhumi.core.toolcalls import ToolCallAssembler
 from langchain_bhumi.protocols.base import TOOL_CALL_EXTRAS, ChatProtocol, ChatRequest, ToolChoice
 from langchain_bhumi.protocols.content import (
@@ -105,11 +106,18 @@ INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_
 FINISH_REASONS = {"completed": "stop", **INCOMPLETE_REASONS}
 REASONING_SEPARATOR = "\n\n"
 
+TOOL_IDS = ToolIdRule(max_length=64)
+"""OpenAI refuses a `call_id` that is empty or longer than 64 characters (400
+`empty_string`, `string_above_max_length`) and documents no alphabet: other providers'
+longer ids (Kimi's `functions.<tool name>:0`, router-made ids) are rewritten, the same way
+on the `function_call` and on its `function_call_output`."""
+
 
 class OpenAIResponsesProtocol(ChatProtocol):
     """The Responses format, client direction."""
 
     name = "openai_responses"
+    tool_ids = TOOL_IDS
 
     def path(self, model: str, *, stream: bool) -> str:
         return "/responses"
@@ -118,7 +126,8 @@ class OpenAIResponsesProtocol(ChatProtocol):
         return {"authorization": f"Bearer {api_key}"} if api_key else {}
 
     def encode_request(self, request: ChatRequest) -> dict[str, Any]:
-        instructions, items = encode_input(request.messages, request.provider)
+        ids = ToolIdMap(request.tool_ids or self.tool_ids)
+        instructions, items = encode_input(request.messages, request.provider, ids)
         body: dict[str, Any] = {"model": request.model}
         if instructions is not None:
             body["instructions"] = instructions
@@ -245,31 +254,37 @@ def encode_text_format(response_format: dict[str, Any]) -> dict[str, Any]:
 
 
 def encode_input(
-    messages: Sequence[BaseMessage], provider: str | None = None
+    messages: Sequence[BaseMessage], provider: str | None = None, ids: ToolIdMap | None = None
 ) -> tuple[str | None, list[dict[str, Any]]]:
     """`(instructions, input items)` for a conversation.
 
     System messages before the first other message become `instructions` (joined by a
     blank line); later ones stay in place as `system` messages. `provider` is the
     registry name the request goes to: output items and item ids kept on assistant
-    messages are sent back only to the provider that produced them.
+    messages are sent back only to the provider that produced them. Call ids, on calls
+    and results alike, pass through `ids` (default: this format's rule, `TOOL_IDS`).
     """
+    ids = ids or ToolIdMap(TOOL_IDS)
     instructions: list[str] = []
     items: list[dict[str, Any]] = []
     for message in messages:
         if isinstance(message, SystemMessage) and not items:
             instructions.append(text_of(message.content))
         else:
-            items.extend(encode_message(message, provider))
+            items.extend(encode_message(message, provider, ids))
     return ("\n\n".join(instructions) if instructions else None), items
 
 
-def encode_message(message: BaseMessage, provider: str | None = None) -> list[dict[str, Any]]:
-    """One LangChain message as Responses input items (an assistant turn may be several)."""
+def encode_message(
+    message: BaseMessage, provider: str | None = None, ids: ToolIdMap | None = None
+) -> list[dict[str, Any]]:
+    """One LangChain message as Responses input items (an assistant turn may be several);
+    call ids pass through `ids` (one map per request, so each output finds its call)."""
+    ids = ids or ToolIdMap(TOOL_IDS)
     if isinstance(message, AIMessage):
-        return _encode_assistant(message, provider)
+        return _encode_assistant(message, provider, ids)
     if isinstance(message, ToolMessage):
-        return [_encode_tool_result(message)]
+        return [_encode_tool_result(message, ids)]
     if isinstance(message, HumanMessage):
         role = "user"
     elif isinstance(message, SystemMessage):
@@ -326,7 +341,7 @@ def _encode_media(part: MediaPart) -> dict[str, Any]:
     raise ConfigurationError(f"the Responses API cannot take {part.kind} input")
 
 
-def _encode_tool_result(message: ToolMessage) -> dict[str, Any]:
+def _encode_tool_result(message: ToolMessage, ids: ToolIdMap) -> dict[str, Any]:
     """A `function_call_output`: a string, or parts when the tool returned images/files."""
     content = message.content
     output: str | list[dict[str, Any]]
@@ -335,7 +350,7 @@ def _encode_tool_result(message: ToolMessage) -> dict[str, Any]:
         output = [_tool_output_part(part) for part in parts]
     else:
         output = tool_result_parts(content)[0]
-    return {"type": "function_call_output", "call_id": message.tool_call_id, "output": output}
+    return {"type": "function_call_output", "call_id": ids(message.tool_call_id), "output": output}
 
 
 def _tool_output_part(part: Part) -> dict[str, Any]:
@@ -347,7 +362,9 @@ def _tool_output_part(part: Part) -> dict[str, Any]:
     return {"type": "input_text", "text": json.dumps(block, ensure_ascii=False)}
 
 
-def _encode_assistant(message: AIMessage, provider: str | None) -> list[dict[str, Any]]:
+def _encode_assistant(
+    message: AIMessage, provider: str | None, ids: ToolIdMap
+) -> list[dict[str, Any]]:
     """The answer's kept output items (reasoning, built-in calls, its message items with
     their ids), then its function calls.
 
@@ -369,9 +386,10 @@ def _encode_assistant(message: AIMessage, provider: str | None) -> list[dict[str
     extras: dict[str, Any] = (kwargs.get(TOOL_CALL_EXTRAS) or {}) if own else {}
     for call in message.tool_calls:
         arguments = json.dumps(call["args"], ensure_ascii=False)
-        items.append(_encode_call(call["id"], call["name"], arguments, extras))
+        items.append(_encode_call(call["id"], call["name"], arguments, extras, ids))
     for invalid in message.invalid_tool_calls:
-        items.append(_encode_call(invalid["id"], invalid["name"], invalid["args"] or "", extras))
+        arguments = invalid["args"] or ""
+        items.append(_encode_call(invalid["id"], invalid["name"], arguments, extras, ids))
     while items and items[-1].get("type") == "reasoning":
         logger.debug(
             "openai_responses: dropped reasoning item %s that no item follows", items[-1].get("id")
@@ -401,11 +419,17 @@ def _message_text(items: list[dict[str, Any]]) -> str:
 
 
 def _encode_call(
-    call_id: str | None, name: str | None, arguments: str, extras: dict[str, Any]
+    call_id: str | None,
+    name: str | None,
+    arguments: str,
+    extras: dict[str, Any],
+    ids: ToolIdMap,
 ) -> dict[str, Any]:
+    """A `function_call` item under the id `ids` gives it; its own item id (`fc_...`) is
+    found in `extras` by the call's original id."""
     item: dict[str, Any] = {
         "type": "function_call",
-        "call_id": call_id or "",
+        "call_id": ids(call_id),
         "name": name or "",
         "arguments": arguments,
     }
