@@ -175,7 +175,9 @@ def responses_answer(
         {"type": "response.created", "response": {**response, "status": "in_progress"}}
     ]
     for index, item in enumerate(items):
-        events.append({"type": "response.output_item.added", "output_index": index, "item": item})
+        # As OpenAI streams them: an item opens empty, its deltas fill it, `done` repeats it.
+        opened = {**item, "content": []} if item["type"] == "message" else {**item, "arguments": ""}
+        events.append({"type": "response.output_item.added", "output_index": index, "item": opened})
         if item["type"] == "message":
             events.append(
                 {
@@ -262,46 +264,6 @@ class MistralServer:
                     }
                     return Scripted.json(error, status=400)
         return self.answers.pop(0)
-
-
-def responses_answer(
-    text: str = "", calls: tuple[Call, ...] = (), *, response_id: str = "resp_1"
-) -> Scripted:
-    """A Responses API SSE stream: a message item, then one `function_call` item per call
-    (item id `fc_<n>`), then `response.completed` with the whole output."""
-    items: list[dict[str, Any]] = []
-    if text:
-        content = [{"type": "output_text", "text": text, "annotations": []}]
-        items.append({"id": "msg_1", "type": "message", "role": "assistant", "content": content})
-    for n, (call_id, name, args) in enumerate(calls):
-        arguments = json.dumps(args)
-        items.append(
-            {
-                "id": f"fc_{n}",
-                "type": "function_call",
-                "call_id": call_id,
-                "name": name,
-                "arguments": arguments,
-            }
-        )
-    response = {"id": response_id, "object": "response", "model": "gpt-5", "output": items}
-    usage = {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15}
-    events: list[dict[str, Any]] = [
-        {"type": "response.created", "response": {**response, "status": "in_progress"}}
-    ]
-    for index, item in enumerate(items):
-        events.append({"type": "response.output_item.added", "output_index": index, "item": item})
-        events.append({"type": "response.output_item.done", "output_index": index, "item": item})
-    events.append(
-        {
-            "type": "response.completed",
-            "response": {**response, "status": "completed", "usage": usage},
-        }
-    )
-    return Scripted(
-        parts=[f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events],
-        content_type="text/event-stream; charset=utf-8",
-    )
 
 
 class ResponsesServer:
