@@ -144,10 +144,25 @@ def gemini_answer(
 
 
 def responses_answer(
-    text: str = "", calls: tuple[Call, ...] = (), *, response_id: str = "resp_1"
+    text: str = "",
+    calls: tuple[Call, ...] = (),
+    *,
+    response_id: str = "resp_1",
+    reasoning: tuple[str, str] | None = None,
 ) -> Scripted:
-    """A Responses API (`/v1/responses`) SSE stream: a message item, then function calls."""
+    """A Responses API (`/v1/responses`) SSE stream: a message item, then function calls;
+    first a reasoning item when `reasoning` gives its `(summary, encrypted_content)`."""
     items: list[dict[str, Any]] = []
+    if reasoning is not None:
+        summary, encrypted = reasoning
+        items.append(
+            {
+                "type": "reasoning",
+                "id": f"rs_{response_id}",
+                "summary": [{"type": "summary_text", "text": summary}],
+                "encrypted_content": encrypted,
+            }
+        )
     if text:
         content = [{"type": "output_text", "text": text, "annotations": []}]
         items.append(
@@ -175,8 +190,23 @@ def responses_answer(
         {"type": "response.created", "response": {**response, "status": "in_progress"}}
     ]
     for index, item in enumerate(items):
-        events.append({"type": "response.output_item.added", "output_index": index, "item": item})
-        if item["type"] == "message":
+        added = item  # as OpenAI opens items: empty, the content following in deltas
+        if item["type"] == "reasoning":
+            added = {"type": "reasoning", "id": item["id"], "summary": []}
+        elif item["type"] == "function_call":
+            added = {**item, "arguments": "", "status": "in_progress"}
+        events.append({"type": "response.output_item.added", "output_index": index, "item": added})
+        if item["type"] == "reasoning":
+            events.append(
+                {
+                    "type": "response.reasoning_summary_text.delta",
+                    "output_index": index,
+                    "item_id": item["id"],
+                    "summary_index": 0,
+                    "delta": item["summary"][0]["text"],
+                }
+            )
+        elif item["type"] == "message":
             events.append(
                 {
                     "type": "response.output_text.delta",
