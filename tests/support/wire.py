@@ -149,9 +149,13 @@ def responses_answer(
     *,
     response_id: str = "resp_1",
     reasoning: tuple[str, str] | None = None,
+    hosted: tuple[dict[str, Any], ...] = (),
+    stream: bool = True,
 ) -> Scripted:
     """A Responses API (`/v1/responses`) SSE stream: a message item, then function calls;
-    first a reasoning item when `reasoning` gives its `(summary, encrypted_content)`."""
+    first a reasoning item when `reasoning` gives its `(summary, encrypted_content)`, and
+    last the `hosted` items (hosted-tool calls, whole). One `response` object when not
+    `stream`."""
     items: list[dict[str, Any]] = []
     if reasoning is not None:
         summary, encrypted = reasoning
@@ -185,7 +189,12 @@ def responses_answer(
                 "status": "completed",
             }
         )
+    items.extend(hosted)
     response = {"id": response_id, "object": "response", "model": "m", "output": []}
+    usage = {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15}
+    completed = {**response, "status": "completed", "output": items, "usage": usage}
+    if not stream:
+        return Scripted.json(completed)
     events: list[dict[str, Any]] = [
         {"type": "response.created", "response": {**response, "status": "in_progress"}}
     ]
@@ -216,7 +225,7 @@ def responses_answer(
                     "delta": text,
                 }
             )
-        else:
+        elif item["type"] == "function_call":
             events.append(
                 {
                     "type": "response.function_call_arguments.delta",
@@ -226,8 +235,6 @@ def responses_answer(
                 }
             )
         events.append({"type": "response.output_item.done", "output_index": index, "item": item})
-    usage = {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15}
-    completed = {**response, "status": "completed", "output": items, "usage": usage}
     events.append({"type": "response.completed", "response": completed})
     return Scripted(
         parts=[f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events]

@@ -111,8 +111,15 @@ _HOSTED_ITEMS = frozenset(
         "code_interpreter_call", "image_generation_call", "mcp_list_tools", "mcp_call",
         "mcp_approval_request", "mcp_approval_response", "tool_search_call",
         "tool_search_output", "compaction", "compaction_trigger", "configuration_update",
+        "local_shell_call", "local_shell_call_output", "shell_call", "shell_call_output",
+        "apply_patch_call", "apply_patch_call_output",
     }
 )  # fmt: skip
+_CLIENT_RUN = frozenset(
+    {"computer_call", "local_shell_call", "shell_call", "apply_patch_call", "mcp_approval_request"}
+)
+"""Hosted-tool items a Responses server leaves to the client to act on (`tool_search_call`
+too when its `execution` is `client`)."""
 _EFFORTS = {"none": None, "minimal": "low", "low": "low", "medium": "medium", "high": "high"}
 
 
@@ -1009,8 +1016,28 @@ class OpenAIResponsesEncoder(ResponseEncoder):
     def _close_all(self, frames: list[bytes]) -> None:
         self._close_reasoning(frames)
         self._close_text(frames)
+        if self._backend.get("wire_format") == _RESPONSES:
+            self._client_run_items(frames)
         if self._state:
             self._state_item(frames)
+
+    def _client_run_items(self, frames: list[bytes]) -> None:
+        """A Responses backend's hosted-tool calls that the client must run (a client-side
+        `tool_search`, a computer or shell action), as the output items they are; its other
+        items stay in the state item (the client only sends them back)."""
+        kept = self._state.get(RESPONSE_ITEMS)
+        if not isinstance(kept, list):
+            return
+        stays: list[Any] = []
+        for item in kept:
+            if isinstance(item, dict) and _client_runs(item):
+                self._done(self._open(item, frames), frames)
+            else:
+                stays.append(item)
+        if stays:
+            self._state[RESPONSE_ITEMS] = stays
+        else:
+            del self._state[RESPONSE_ITEMS]
 
     def _state_item(self, frames: list[bytes]) -> None:
         """A reasoning item whose `encrypted_content` carries the backend's state back."""
@@ -1075,6 +1102,11 @@ class OpenAIResponsesEncoder(ResponseEncoder):
         self._sequence += 1
         data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         return f"event: {kind}\ndata: {data}\n\n".encode()
+
+
+def _client_runs(item: dict[str, Any]) -> bool:
+    kind = item.get("type")
+    return kind in _CLIENT_RUN or (kind == "tool_search_call" and item.get("execution") == "client")
 
 
 def _output_text(text: str) -> dict[str, Any]:
