@@ -18,18 +18,24 @@ and `item_reference` items are refused with a 400 that says to send the whole hi
   `custom_tool_call_output` become `ToolMessage`s. Reasoning summaries become
   `reasoning_content`; an `encrypted_content` this proxy wrote (`bhumi:v1:...`) restores
   the backend's own state (Anthropic thinking signatures, Gemini thought signatures).
+- A Responses backend also gets what only its format carries (`IncomingRequest.native`):
+  reasoning items whose `encrypted_content` another Responses server wrote (a reasoning
+  model's chain of thought), in place, with the message items and call item ids of their
+  turn, which that server pairs them with; hosted-tool items; hosted tools and a hosted
+  `tool_choice`; and every field without a neutral one (`text` and `reasoning` whole,
+  `prompt_cache_key`, `client_metadata`, `include`, ...), as sent. `store` stays false.
 - `instructions` is a leading `SystemMessage`.
 - Tools: flat `function` tools become function tools; a `namespace` tool's functions are
   offered as `<namespace>__<name>` and calls to them are split back into `name` and
   `namespace`; a `custom` (freeform) tool is offered as a function with one string
   argument, `input`, and its calls come back as `custom_tool_call`s. Hosted tools
   (`web_search`, `file_search`, `code_interpreter`, `mcp`, ...) cannot run on another
-  backend: they are dropped with a DEBUG note. `additional_tools` input items are hoisted.
+  backend: only a Responses backend gets them. `additional_tools` input items are hoisted.
 - `tool_choice` (`auto`/`none`/`required`, a function, a custom tool, `allowed_tools`),
   `parallel_tool_calls`, `reasoning.effort`, `text.format` (JSON schema or JSON mode),
   `max_output_tokens`, `temperature` and `top_p` are translated; `store`, `include`,
   `prompt_cache_key`, `metadata`, `user`, `safety_identifier`, `service_tier`,
-  `truncation`, `stream_options` and `client_metadata` are accepted and not forwarded.
+  `truncation`, `stream_options` and `client_metadata` reach only a Responses backend.
 
 Responses (streamed): `response.created`, `response.in_progress`, then one output item at
 a time in the order the content arrives (reasoning as summary text, the message's
@@ -39,7 +45,11 @@ only), then `response.completed` (or `response.incomplete` for a length or conte
 stop) with the full `response` object and its usage. A backend failure after the stream
 started is an `error` event followed by `response.failed` (codex reads the latter). While
 the backend is silent, `keepalive()` repeats `response.in_progress`, which resets a
-client's idle timer where SSE comments do not.
+client's idle timer where SSE comments do not. The backend's state (Anthropic signatures,
+a Responses backend's reasoning items with their `encrypted_content`) goes last, in one
+reasoning item whose `encrypted_content` is `bhumi:v1:...`; a Responses backend's hosted-
+tool calls that the client must run (`tool_search_call` with `execution: "client"`,
+`computer_call`, `shell_call`, ...) are output items of their own.
 """
 
 from __future__ import annotations
