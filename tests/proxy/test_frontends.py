@@ -457,6 +457,92 @@ def test_responses_tool_loop_over_anthropic_and_gemini(
         ]
 
 
+# --- the Responses API over a Responses backend ----------------------------------------------
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
+def test_a_responses_backend_gets_its_reasoning_back_on_the_next_round(
+    stream: bool, backend: ScriptedServer, start_proxy: Callable[[ProxyConfig], RunningProxy]
+) -> None:
+    """A reasoning model's chain of thought survives a tool round through the proxy: the
+    backend's reasoning item, with its `encrypted_content`, comes back to it on round 2
+    right before the call it led to (with that call's item id, which OpenAI pairs it
+    with), and the call's output after them."""
+    backend.enqueue(
+        responses_answer(
+            calls=(("call_1", "get_weather", {"city": "Tokyo"}),),
+            reasoning=("Look the weather up.", "ENC-1"),
+            stream=stream,
+        ),
+        responses_answer(
+            WEATHER_ANSWER, reasoning=("Answer.", "ENC-2"), response_id="resp_2", stream=stream
+        ),
+    )
+    proxy = start_proxy(
+        single_backend("openai/gpt-5-codex", base_url=backend.url, api_key="backend-key")
+    )
+
+    made, text = responses_loop(proxy.url, stream, WEATHER_SCENARIO)
+
+    assert made == [("get_weather", {"city": "Tokyo"})]
+    assert text == WEATHER_ANSWER
+    second = backend.received[1].json()["input"]
+    kinds = [item["type"] for item in second]
+    assert kinds == ["message", "reasoning", "function_call", "function_call_output"]
+    _, reasoning, call, output = second
+    assert reasoning["id"] == "rs_resp_1"
+    assert reasoning["encrypted_content"] == "ENC-1"
+    assert (call["id"], call["call_id"]) == ("fc_call_1", "call_1")
+    assert output["call_id"] == "call_1"
+
+
+def test_a_hosted_tool_the_client_runs_round_trips_through_the_proxy(
+    backend: ScriptedServer, start_proxy: Callable[[ProxyConfig], RunningProxy]
+) -> None:
+    """codex's client-side `tool_search` against a Responses backend: the tool reaches the
+    backend, the backend's `tool_search_call` reaches the client as an output item it can
+    act on, and the client's `tool_search_output` goes back after the call and the
+    reasoning that led to it."""
+    openai = pytest.importorskip("openai")
+    search = {
+        "type": "tool_search_call",
+        "id": "tsc_1",
+        "call_id": "ts_1",
+        "execution": "client",
+        "arguments": {"query": "weather"},
+        "status": "completed",
+    }
+    backend.enqueue(
+        responses_answer(reasoning=("Find a tool.", "ENC-1"), hosted=(search,)),
+        responses_answer(WEATHER_ANSWER, response_id="resp_2"),
+    )
+    proxy = start_proxy(
+        single_backend("openai/gpt-5-codex", base_url=backend.url, api_key="backend-key")
+    )
+    client = openai.OpenAI(base_url=f"{proxy.url}/v1", api_key="client-key", max_retries=0)
+    tools: list[Any] = [{"type": "tool_search", "execution": "client"}]
+    items: list[Any] = [{"role": "user", "content": "Weather in Tokyo?"}]
+    options: dict[str, Any] = {"model": "gpt-5-codex", "tools": tools, "store": False}
+
+    with client.responses.stream(input=items, **options) as events:
+        first = events.get_final_response()
+    (asked,) = [item for item in first.output if item.type == "tool_search_call"]
+    assert (asked.call_id, asked.arguments) == ("ts_1", {"query": "weather"})
+    items.extend(item.model_dump(exclude_none=True) for item in first.output)
+    answer = {"type": "tool_search_output", "call_id": "ts_1", "execution": "client", "tools": []}
+    items.append(answer)
+    with client.responses.stream(input=items, **options) as events:
+        assert events.get_final_response().output_text == WEATHER_ANSWER
+
+    sent_first, sent_second = (r.json() for r in backend.received)
+    assert sent_first["tools"] == tools
+    kinds = [item["type"] for item in sent_second["input"]]
+    assert kinds == ["message", "reasoning", "tool_search_call", "tool_search_output"]
+    assert sent_second["input"][1]["encrypted_content"] == "ENC-1"
+    assert sent_second["input"][2] == search
+    assert sent_second["input"][3] == answer
+
+
 # --- which API an OpenAI-compatible backend is sent -----------------------------------------
 
 

@@ -365,26 +365,29 @@ def test_a_codex_body_reaches_a_responses_backend(
     proxy: RunningProxy, scripted: ScriptedServer
 ) -> None:
     """codex's request to an `openai` backend serving a Responses-only model: the backend
-    gets `/v1/responses` (not chat completions), and what differs from what codex sent is
-    only what the Responses frontend decodes like any other format: the history is
-    rebuilt from messages (system and developer turns join `instructions`; the reasoning
-    item, whose `encrypted_content` another server wrote, is left out), namespaced and
-    custom tools become flat functions, hosted tools (`web_search`, `tool_search`),
-    `prompt_cache_key`, `text.verbosity` and `client_metadata` are not sent."""
+    gets `/v1/responses` (not chat completions) with everything its format carries as
+    codex sent it: the reasoning item with OpenAI's own `encrypted_content` in place
+    (with the call item id it pairs with), hosted tools (`web_search`, `tool_search`),
+    `prompt_cache_key`, `text.verbosity` and `client_metadata`. What differs is only what
+    the proxy maps for every backend: system and developer turns join `instructions`,
+    namespaced and custom tools become flat functions, and the history is rebuilt around
+    them (ids of items this proxy cannot tell from its own are not sent)."""
     name = "openai_responses_codex_stream"
     body = load(name)
     received = check_outcome(
         proxy, scripted, name, "openai_responses", body, {}, "golden", "openai_responses"
     )
     assert received is not None
-    assert diff({**body, "model": "gpt-5-codex"}, received.json()) == {
-        "- $.client_metadata",
-        "- $.prompt_cache_key",
-        "- $.text.verbosity",
+    sent = received.json()
+    assert diff({**body, "model": "gpt-5-codex"}, sent) == {
         "~ $.input",
         "~ $.instructions",
         "~ $.tools",
     }
+    reasoning = next(item for item in body["input"] if item["type"] == "reasoning")
+    position = sent["input"].index(reasoning)
+    assert sent["input"][position + 1]["id"] == "fc_fc76c827d95e45c896529863deb6e355"
+    assert sent["tools"][-2:] == body["tools"][-2:]  # tool_search, web_search
 
 
 @pytest.mark.parametrize(

@@ -144,10 +144,29 @@ def gemini_answer(
 
 
 def responses_answer(
-    text: str = "", calls: tuple[Call, ...] = (), *, response_id: str = "resp_1"
+    text: str = "",
+    calls: tuple[Call, ...] = (),
+    *,
+    response_id: str = "resp_1",
+    reasoning: tuple[str, str] | None = None,
+    hosted: tuple[dict[str, Any], ...] = (),
+    stream: bool = True,
 ) -> Scripted:
-    """A Responses API (`/v1/responses`) SSE stream: a message item, then function calls."""
+    """A Responses API (`/v1/responses`) SSE stream: a message item, then function calls;
+    first a reasoning item when `reasoning` gives its `(summary, encrypted_content)`, and
+    last the `hosted` items (hosted-tool calls, whole). One `response` object when not
+    `stream`."""
     items: list[dict[str, Any]] = []
+    if reasoning is not None:
+        summary, encrypted = reasoning
+        items.append(
+            {
+                "type": "reasoning",
+                "id": f"rs_{response_id}",
+                "summary": [{"type": "summary_text", "text": summary}],
+                "encrypted_content": encrypted,
+            }
+        )
     if text:
         content = [{"type": "output_text", "text": text, "annotations": []}]
         items.append(
@@ -170,15 +189,33 @@ def responses_answer(
                 "status": "completed",
             }
         )
+    items.extend(hosted)
     response = {"id": response_id, "object": "response", "model": "m", "output": []}
+    usage = {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15}
+    completed = {**response, "status": "completed", "output": items, "usage": usage}
+    if not stream:
+        return Scripted.json(completed)
     events: list[dict[str, Any]] = [
         {"type": "response.created", "response": {**response, "status": "in_progress"}}
     ]
     for index, item in enumerate(items):
-        # As OpenAI streams them: an item opens empty, its deltas fill it, `done` repeats it.
-        opened = {**item, "content": []} if item["type"] == "message" else {**item, "arguments": ""}
-        events.append({"type": "response.output_item.added", "output_index": index, "item": opened})
-        if item["type"] == "message":
+        added = item  # as OpenAI opens items: empty, the content following in deltas
+        if item["type"] == "reasoning":
+            added = {"type": "reasoning", "id": item["id"], "summary": []}
+        elif item["type"] == "function_call":
+            added = {**item, "arguments": "", "status": "in_progress"}
+        events.append({"type": "response.output_item.added", "output_index": index, "item": added})
+        if item["type"] == "reasoning":
+            events.append(
+                {
+                    "type": "response.reasoning_summary_text.delta",
+                    "output_index": index,
+                    "item_id": item["id"],
+                    "summary_index": 0,
+                    "delta": item["summary"][0]["text"],
+                }
+            )
+        elif item["type"] == "message":
             events.append(
                 {
                     "type": "response.output_text.delta",
@@ -188,7 +225,7 @@ def responses_answer(
                     "delta": text,
                 }
             )
-        else:
+        elif item["type"] == "function_call":
             events.append(
                 {
                     "type": "response.function_call_arguments.delta",
@@ -198,8 +235,6 @@ def responses_answer(
                 }
             )
         events.append({"type": "response.output_item.done", "output_index": index, "item": item})
-    usage = {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15}
-    completed = {**response, "status": "completed", "output": items, "usage": usage}
     events.append({"type": "response.completed", "response": completed})
     return Scripted(
         parts=[f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events]
@@ -266,58 +301,12 @@ class MistralServer:
         return self.answers.pop(0)
 
 
-class ResponsesServer:
-    """A `ScriptedServer` responder that checks `call_id`s as OpenAI's Responses API does:
-    an empty one or one longer than 64 characters gets its 400, and so does an output
-    whose call is not in the request; otherwise the next queued answer."""
-
-    def __init__(self, *answers: Scripted) -> None:
-        self.answers = list(answers)
-        self.rejected: list[str] = []
-
-    def __call__(self, request: Received) -> Scripted:
-        items = [i for i in request.json().get("input", ()) if isinstance(i, dict)]
-        calls = {i.get("call_id") for i in items if i.get("type") == "function_call"}
-        for n, item in enumerate(items):
-            call_id = item.get("call_id")
-            if call_id is None:
-                continue
-            if not call_id:
-                message, code = "empty string. Expected a string with minimum length 1", "empty"
-            elif len(call_id) > 64:
-                message = (
-                    "string too long. Expected a string with maximum length 64, but got a "
-                    f"string with length {len(call_id)} instead."
-                )
-                code = "string_above_max_length"
-            elif item.get("type") == "function_call_output" and call_id not in calls:
-                message = f"No tool call found for function call output with call_id {call_id}."
-                code = None
-            else:
-                continue
-            self.rejected.append(call_id)
-            error = {
-                "message": f"Invalid 'input[{n}].call_id': {message}",
-                "type": "invalid_request_error",
-                "param": f"input[{n}].call_id",
-                "code": code,
-            }
-            return Scripted.json({"error": error}, status=400)
-        return self.answers.pop(0)
-
-
-ANSWERS = {
-    "openai": openai_answer,
-    "anthropic": anthropic_answer,
-    "gemini": gemini_answer,
-    "responses": responses_answer,
-}
+ANSWERS = {"openai": openai_answer, "anthropic": anthropic_answer, "gemini": gemini_answer}
 """Answer builders by wire family."""
 
 MODELS = {
     "openai": "openai/gpt-4o-mini",
     "anthropic": "anthropic/claude-sonnet-4-5",
     "gemini": "gemini/gemini-2.5-flash",
-    "responses": "openai/gpt-5-codex",  # a Responses-only model: ChatBhumi sends /responses
 }
 """A model string per wire family (the base URL decides where it goes)."""

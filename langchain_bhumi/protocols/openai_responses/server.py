@@ -18,18 +18,24 @@ and `item_reference` items are refused with a 400 that says to send the whole hi
   `custom_tool_call_output` become `ToolMessage`s. Reasoning summaries become
   `reasoning_content`; an `encrypted_content` this proxy wrote (`bhumi:v1:...`) restores
   the backend's own state (Anthropic thinking signatures, Gemini thought signatures).
+- A Responses backend also gets what only its format carries (`IncomingRequest.native`):
+  reasoning items whose `encrypted_content` another Responses server wrote (a reasoning
+  model's chain of thought), in place, with the message items and call item ids of their
+  turn, which that server pairs them with; hosted-tool items; hosted tools and a hosted
+  `tool_choice`; and every field without a neutral one (`text` and `reasoning` whole,
+  `prompt_cache_key`, `client_metadata`, `include`, ...), as sent. `store` stays false.
 - `instructions` is a leading `SystemMessage`.
 - Tools: flat `function` tools become function tools; a `namespace` tool's functions are
   offered as `<namespace>__<name>` and calls to them are split back into `name` and
   `namespace`; a `custom` (freeform) tool is offered as a function with one string
   argument, `input`, and its calls come back as `custom_tool_call`s. Hosted tools
   (`web_search`, `file_search`, `code_interpreter`, `mcp`, ...) cannot run on another
-  backend: they are dropped with a DEBUG note. `additional_tools` input items are hoisted.
+  backend: only a Responses backend gets them. `additional_tools` input items are hoisted.
 - `tool_choice` (`auto`/`none`/`required`, a function, a custom tool, `allowed_tools`),
   `parallel_tool_calls`, `reasoning.effort`, `text.format` (JSON schema or JSON mode),
   `max_output_tokens`, `temperature` and `top_p` are translated; `store`, `include`,
   `prompt_cache_key`, `metadata`, `user`, `safety_identifier`, `service_tier`,
-  `truncation`, `stream_options` and `client_metadata` are accepted and not forwarded.
+  `truncation`, `stream_options` and `client_metadata` reach only a Responses backend.
 
 Responses (streamed): `response.created`, `response.in_progress`, then one output item at
 a time in the order the content arrives (reasoning as summary text, the message's
@@ -39,7 +45,11 @@ only), then `response.completed` (or `response.incomplete` for a length or conte
 stop) with the full `response` object and its usage. A backend failure after the stream
 started is an `error` event followed by `response.failed` (codex reads the latter). While
 the backend is silent, `keepalive()` repeats `response.in_progress`, which resets a
-client's idle timer where SSE comments do not.
+client's idle timer where SSE comments do not. The backend's state (Anthropic signatures,
+a Responses backend's reasoning items with their `encrypted_content`) goes last, in one
+reasoning item whose `encrypted_content` is `bhumi:v1:...`; a Responses backend's hosted-
+tool calls that the client must run (`tool_search_call` with `execution: "client"`,
+`computer_call`, `shell_call`, ...) are output items of their own.
 """
 
 from __future__ import annotations
@@ -75,6 +85,7 @@ from langchain_bhumi.core.events import (
 )
 from langchain_bhumi.core.toolcalls import parse_arguments
 from langchain_bhumi.protocols.base import (
+    TOOL_CALL_EXTRAS,
     ChatRequest,
     IncomingRequest,
     RequestDecodeError,
@@ -83,6 +94,7 @@ from langchain_bhumi.protocols.base import (
     ToolChoice,
     shape_errors_are_bad_requests,
 )
+from langchain_bhumi.protocols.openai_responses.client import EXTRAS_KEY, RESPONSE_ITEMS
 
 logger = logging.getLogger("langchain_bhumi.proxy")
 
@@ -93,6 +105,7 @@ STATE_PREFIX = "bhumi:v1:"
 """Marks a reasoning item's `encrypted_content` written by this proxy: base64 JSON of the
 backend's wire format and the state it needs back (clients replay it verbatim)."""
 
+_RESPONSES = "openai_responses"
 _STATELESS = ("previous_response_id", "conversation")
 _IGNORED = frozenset(
     {
@@ -108,8 +121,15 @@ _HOSTED_ITEMS = frozenset(
         "code_interpreter_call", "image_generation_call", "mcp_list_tools", "mcp_call",
         "mcp_approval_request", "mcp_approval_response", "tool_search_call",
         "tool_search_output", "compaction", "compaction_trigger", "configuration_update",
+        "local_shell_call", "local_shell_call_output", "shell_call", "shell_call_output",
+        "apply_patch_call", "apply_patch_call_output",
     }
 )  # fmt: skip
+_CLIENT_RUN = frozenset(
+    {"computer_call", "local_shell_call", "shell_call", "apply_patch_call", "mcp_approval_request"}
+)
+"""Hosted-tool items a Responses server leaves to the client to act on (`tool_search_call`
+too when its `execution` is `client`)."""
 _EFFORTS = {"none": None, "minimal": "low", "low": "low", "medium": "medium", "high": "high"}
 
 
@@ -163,13 +183,18 @@ class OpenAIResponsesServer(ServerCodec):
             raise RequestDecodeError("'background' responses are not supported by this proxy")
         table = ToolTable()
         items = _input_items(body.get("input"))
-        tools = _decode_tools(body.get("tools"), table)
-        tools.extend(_hoisted_tools(items, table))
+        hosted: list[dict[str, Any]] = []
+        tools = _decode_tools(body.get("tools"), table, hosted)
+        tools.extend(_hoisted_tools(items, table, hosted))
         messages: list[BaseMessage] = []
         instructions = body.get("instructions")
         if isinstance(instructions, str) and instructions:
             messages.append(SystemMessage(content=instructions))
-        messages.extend(_decode_items(items, table))
+        own = list(messages)
+        for neutral, native in _decode_items(items, table):
+            if neutral is not None:
+                messages.append(neutral)
+            own.append(native)
         if not messages:
             raise RequestDecodeError("'input' must hold at least one message")
         tool_choice, tools = _decode_tool_choice(body.get("tool_choice"), tools, table)
@@ -186,11 +211,14 @@ class OpenAIResponsesServer(ServerCodec):
             max_tokens=_optional_int(body, "max_output_tokens"),
             reasoning_effort=_decode_effort(body.get("reasoning")),
         )
-        dropped = sorted(key for key in body if key not in _KNOWN_FIELDS)
-        if dropped and logger.isEnabledFor(logging.DEBUG):
-            logger.debug("responses frontend: not forwarded: %s", ", ".join(dropped))
         echo = {key: body[key] for key in _ECHOED if key in body}
-        return ResponsesIncomingRequest(chat, tools=table, echo=echo)
+        return ResponsesIncomingRequest(
+            chat,
+            tools=table,
+            echo=echo,
+            native=_native(body, own, tools, hosted),
+            dropped_elsewhere=_dropped_elsewhere(body, hosted),
+        )
 
     def response_encoder(
         self, request: IncomingRequest, *, response_id: str
@@ -221,11 +249,44 @@ _KNOWN_FIELDS = frozenset(
         "previous_response_id", "conversation", "background",
     }
 )  # fmt: skip
+_NEUTRAL_CHOICES = frozenset({"function", "custom", "allowed_tools"})
 _ECHOED = (
     "instructions", "tools", "tool_choice", "parallel_tool_calls", "text", "temperature",
     "top_p", "max_output_tokens", "reasoning", "store", "metadata", "user", "truncation",
     "prompt_cache_key", "safety_identifier",
 )  # fmt: skip
+
+
+def _native(
+    body: dict[str, Any],
+    messages: list[BaseMessage],
+    tools: list[dict[str, Any]],
+    hosted: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """What a Responses backend gets instead of the neutral request: the history with the
+    items only this format has (the backend's own reasoning, hosted-tool items) in place,
+    the hosted tools, and every field the neutral request has no place for, as sent."""
+    extra = {k: v for k, v in body.items() if k not in _KNOWN_FIELDS and k != "store"}
+    for key in ("text", "reasoning"):  # whole: `text.verbosity`, `reasoning.summary`, ...
+        if isinstance(body.get(key), dict):
+            extra[key] = body[key]
+    native: dict[str, Any] = {"messages": messages, "extra_body": extra}
+    if hosted:
+        native["tools"] = [*tools, *hosted]
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict) and choice.get("type") not in _NEUTRAL_CHOICES:
+        native["tool_choice"] = choice  # a hosted tool, as sent
+    return native
+
+
+def _dropped_elsewhere(body: dict[str, Any], hosted: list[dict[str, Any]]) -> list[str]:
+    """What only a Responses backend gets (named in the DEBUG line for other formats)."""
+    dropped = sorted(key for key in body if key not in _KNOWN_FIELDS)
+    dropped.extend(f"hosted tool {tool.get('type')}" for tool in hosted)
+    text = body.get("text")
+    if isinstance(text, dict) and "verbosity" in text:
+        dropped.append("text.verbosity")
+    return dropped
 
 
 def _response_id(proxy_id: str) -> str:
@@ -272,9 +333,27 @@ def _input_items(value: Any) -> list[dict[str, Any]]:
 
 
 class _Turn:
-    """An assistant turn being collected from consecutive assistant-side items."""
+    """An assistant turn being collected from consecutive assistant-side items.
 
-    __slots__ = ("calls", "invalid", "origin", "reasoning", "state", "text")
+    Besides the neutral message, it keeps what only a Responses backend can take back:
+    the backend's own reasoning items (`encrypted_content` another server wrote) and
+    hosted-tool items, whole and in order; and when the turn holds such reasoning (it was
+    answered by a Responses server, not through this proxy's state), its message items
+    and call item ids too, which that server pairs the reasoning with.
+    """
+
+    __slots__ = (
+        "call_items",
+        "calls",
+        "foreign",
+        "invalid",
+        "kept",
+        "neutral",
+        "origin",
+        "reasoning",
+        "state",
+        "text",
+    )
 
     def __init__(self) -> None:
         self.text: list[dict[str, Any]] = []
@@ -283,9 +362,31 @@ class _Turn:
         self.invalid: list[InvalidToolCall] = []
         self.state: dict[str, Any] = {}
         self.origin: dict[str, str] = {}  # provider and wire format of a restored state
+        self.kept: list[dict[str, Any]] = []  # items as sent, for a Responses backend
+        self.call_items: dict[str, str] = {}  # call_id -> the call item's own id
+        self.foreign = False  # holds reasoning another Responses server encrypted
+        self.neutral = False  # holds anything besides hosted-tool items
 
     def message(self) -> AIMessage:
-        kwargs: dict[str, Any] = dict(self.state)
+        """The turn for a backend of another format."""
+        return self._message(self.state, self.origin)
+
+    def native_message(self) -> AIMessage:
+        """The turn for a Responses backend: with its kept items and call item ids."""
+        kept = [item for item in self.kept if self.foreign or item.get("type") != "message"]
+        if not kept or (self.origin and self.origin.get("wire_format") != _RESPONSES):
+            return self.message()
+        state = dict(self.state)
+        state[RESPONSE_ITEMS] = [*(state.get(RESPONSE_ITEMS) or ()), *kept]
+        if self.foreign and self.call_items:
+            extras = dict(state.get(TOOL_CALL_EXTRAS) or {})
+            for call_id, item_id in self.call_items.items():
+                extras[call_id] = {**extras.get(call_id, {}), EXTRAS_KEY: {"item_id": item_id}}
+            state[TOOL_CALL_EXTRAS] = extras
+        return self._message(state, self.origin or {"wire_format": _RESPONSES})
+
+    def _message(self, state: dict[str, Any], origin: dict[str, str]) -> AIMessage:
+        kwargs: dict[str, Any] = dict(state)
         if self.reasoning:
             kwargs["reasoning_content"] = "\n\n".join(self.reasoning)
         content: str | list[str | dict[str, Any]] = list(self.text)
@@ -296,18 +397,22 @@ class _Turn:
             tool_calls=self.calls,
             invalid_tool_calls=self.invalid,
             additional_kwargs=kwargs,
-            response_metadata=dict(self.origin),
+            response_metadata=dict(origin),
         )
 
 
-def _decode_items(items: list[dict[str, Any]], table: ToolTable) -> list[BaseMessage]:
-    messages: list[BaseMessage] = []
+def _decode_items(
+    items: list[dict[str, Any]], table: ToolTable
+) -> list[tuple[BaseMessage | None, BaseMessage]]:
+    """Each message as `(for other formats, for a Responses backend)`; the first is `None`
+    for a turn of hosted-tool items alone (other formats get nothing of it)."""
+    messages: list[tuple[BaseMessage | None, BaseMessage]] = []
     turn: _Turn | None = None
 
     def end_turn() -> None:
         nonlocal turn
         if turn is not None:
-            messages.append(turn.message())
+            messages.append((turn.message() if turn.neutral else None, turn.native_message()))
             turn = None
 
     for position, item in enumerate(items):
@@ -316,18 +421,24 @@ def _decode_items(items: list[dict[str, Any]], table: ToolTable) -> list[BaseMes
         if kind == "message" and item.get("role") == "assistant":
             turn = turn or _Turn()
             turn.text.extend(_assistant_text(item.get("content"), where))
+            turn.kept.append(item)
+            turn.neutral = True
         elif kind == "message":
             end_turn()
-            messages.append(_message(item, where))
+            message = _message(item, where)
+            messages.append((message, message))
         elif kind == "reasoning":
             turn = turn or _Turn()
             _reasoning(item, turn)
+            turn.neutral = True
         elif kind in ("function_call", "custom_tool_call"):
             turn = turn or _Turn()
             _call(item, kind, turn, table, where)
+            turn.neutral = True
         elif kind in ("function_call_output", "custom_tool_call_output"):
             end_turn()
-            messages.append(_output(item, where))
+            output = _output(item, where)
+            messages.append((output, output))
         elif kind == "item_reference":
             raise RequestDecodeError(
                 f"{where}: 'item_reference' needs server-side state, which this proxy does not "
@@ -336,7 +447,9 @@ def _decode_items(items: list[dict[str, Any]], table: ToolTable) -> list[BaseMes
         elif kind == "additional_tools":
             continue  # hoisted into the tool list
         elif kind in _HOSTED_ITEMS:
-            logger.debug("responses frontend: dropped a %s item from the history", kind)
+            turn = turn or _Turn()
+            turn.kept.append(item)  # only a Responses backend gets it
+            logger.debug("responses frontend: a %s item goes only to a Responses backend", kind)
         else:
             raise RequestDecodeError(f"{where}: unsupported input item type {kind!r}")
     end_turn()
@@ -384,14 +497,26 @@ def _reasoning(item: dict[str, Any], turn: _Turn) -> None:
         if isinstance(part, dict) and isinstance(part.get("text"), str) and part["text"]:
             turn.reasoning.append(part["text"])
     blob = item.get("encrypted_content")
-    if isinstance(blob, str) and blob.startswith(STATE_PREFIX):
-        try:
-            saved = json.loads(base64.b64decode(blob[len(STATE_PREFIX) :]))
-        except ValueError:
-            return  # not ours after all: another server's opaque data
-        if isinstance(saved, dict) and isinstance(saved.get("state"), dict):
-            turn.state.update(saved["state"])
-            turn.origin = {k: str(saved[k]) for k in ("provider", "wire_format") if saved.get(k)}
+    if not isinstance(blob, str) or not blob:
+        return  # summary text alone (this proxy's rendering of reasoning): nothing to replay
+    saved = _saved_state(blob)
+    if saved is None:  # the Responses server's own: replayed to a Responses backend
+        turn.kept.append(item)
+        turn.foreign = True
+    elif isinstance(saved.get("state"), dict):
+        turn.state.update(saved["state"])
+        turn.origin = {k: str(saved[k]) for k in ("provider", "wire_format") if saved.get(k)}
+
+
+def _saved_state(blob: str) -> dict[str, Any] | None:
+    """The state this proxy wrote into an `encrypted_content`; `None` for another server's."""
+    if not blob.startswith(STATE_PREFIX):
+        return None
+    try:
+        saved = json.loads(base64.b64decode(blob[len(STATE_PREFIX) :]))
+    except ValueError:
+        return None
+    return saved if isinstance(saved, dict) else None
 
 
 def _call(item: dict[str, Any], kind: str, turn: _Turn, table: ToolTable, where: str) -> None:
@@ -400,6 +525,9 @@ def _call(item: dict[str, Any], kind: str, turn: _Turn, table: ToolTable, where:
     if not isinstance(call_id, str) or not isinstance(name, str) or not name:
         raise RequestDecodeError(f"{where}: a {kind} needs 'call_id' and 'name'")
     backend_name = table.backend_name(name, item.get("namespace"))
+    item_id = item.get("id")
+    if isinstance(item_id, str) and item_id and kind == "function_call":
+        turn.call_items[call_id] = item_id
     if kind == "custom_tool_call":
         text = item.get("input")
         turn.calls.append(
@@ -440,7 +568,10 @@ def _output(item: dict[str, Any], where: str) -> ToolMessage:
 # --- tools ------------------------------------------------------------------------------
 
 
-def _decode_tools(tools: Any, table: ToolTable) -> list[dict[str, Any]]:
+def _decode_tools(
+    tools: Any, table: ToolTable, hosted: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The function tools; hosted tools are added to `hosted` (a Responses backend's)."""
     if tools is None:
         return []
     if not isinstance(tools, list):
@@ -449,12 +580,16 @@ def _decode_tools(tools: Any, table: ToolTable) -> list[dict[str, Any]]:
     for position, tool in enumerate(tools):
         if not isinstance(tool, dict):
             raise RequestDecodeError(f"tools[{position}] must be an object")
-        decoded.extend(_decode_tool(tool, table, None, f"tools[{position}]"))
+        decoded.extend(_decode_tool(tool, table, None, f"tools[{position}]", hosted))
     return decoded
 
 
 def _decode_tool(
-    tool: dict[str, Any], table: ToolTable, namespace: str | None, where: str
+    tool: dict[str, Any],
+    table: ToolTable,
+    namespace: str | None,
+    where: str,
+    hosted: list[dict[str, Any]],
 ) -> list[dict[str, Any]]:
     kind = tool.get("type")
     if kind == "namespace":
@@ -465,10 +600,11 @@ def _decode_tool(
         found: list[dict[str, Any]] = []
         for number, member in enumerate(inner):
             if isinstance(member, dict):
-                found.extend(_decode_tool(member, table, space, f"{where}.tools[{number}]"))
+                found.extend(_decode_tool(member, table, space, f"{where}.tools[{number}]", hosted))
         return found
     if kind not in ("function", "custom"):
-        logger.debug("responses frontend: dropped hosted tool %r (%s)", kind, where)
+        if namespace is None:
+            hosted.append(tool)
         return []
     name = tool.get("name")
     if not isinstance(name, str) or not name:
@@ -504,14 +640,16 @@ def _custom_description(description: Any, fmt: Any) -> str:
     return text.strip()
 
 
-def _hoisted_tools(items: list[dict[str, Any]], table: ToolTable) -> list[dict[str, Any]]:
+def _hoisted_tools(
+    items: list[dict[str, Any]], table: ToolTable, hosted: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     hoisted: list[dict[str, Any]] = []
     for position, item in enumerate(items):
         if item.get("type") == "additional_tools" and isinstance(item.get("tools"), list):
             for number, tool in enumerate(item["tools"]):
                 if isinstance(tool, dict):
                     where = f"input[{position}].tools[{number}]"
-                    hoisted.extend(_decode_tool(tool, table, None, where))
+                    hoisted.extend(_decode_tool(tool, table, None, where, hosted))
     return hoisted
 
 
@@ -888,8 +1026,28 @@ class OpenAIResponsesEncoder(ResponseEncoder):
     def _close_all(self, frames: list[bytes]) -> None:
         self._close_reasoning(frames)
         self._close_text(frames)
+        if self._backend.get("wire_format") == _RESPONSES:
+            self._client_run_items(frames)
         if self._state:
             self._state_item(frames)
+
+    def _client_run_items(self, frames: list[bytes]) -> None:
+        """A Responses backend's hosted-tool calls that the client must run (a client-side
+        `tool_search`, a computer or shell action), as the output items they are; its other
+        items stay in the state item (the client only sends them back)."""
+        kept = self._state.get(RESPONSE_ITEMS)
+        if not isinstance(kept, list):
+            return
+        stays: list[Any] = []
+        for item in kept:
+            if isinstance(item, dict) and _client_runs(item):
+                self._done(self._open(item, frames), frames)
+            else:
+                stays.append(item)
+        if stays:
+            self._state[RESPONSE_ITEMS] = stays
+        else:
+            del self._state[RESPONSE_ITEMS]
 
     def _state_item(self, frames: list[bytes]) -> None:
         """A reasoning item whose `encrypted_content` carries the backend's state back."""
@@ -954,6 +1112,11 @@ class OpenAIResponsesEncoder(ResponseEncoder):
         self._sequence += 1
         data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         return f"event: {kind}\ndata: {data}\n\n".encode()
+
+
+def _client_runs(item: dict[str, Any]) -> bool:
+    kind = item.get("type")
+    return kind in _CLIENT_RUN or (kind == "tool_search_call" and item.get("execution") == "client")
 
 
 def _output_text(text: str) -> dict[str, Any]:
