@@ -75,7 +75,13 @@ from langchain_bhumi.core.events import (
 )
 from langchain_bhumi.core.framing import WHOLE_BODY, Frame, Framer, SSEFramer, WholeBodyFramer
 from langchain_bhumi.core.toolcalls import ToolCallAssembler
-from langchain_bhumi.protocols.base import TOOL_CALL_EXTRAS, ChatProtocol, ChatRequest, ToolChoice
+from langchain_bhumi.protocols.base import (
+    TOOL_CALL_EXTRAS,
+    ChatProtocol,
+    ChatRequest,
+    ToolChoice,
+    invalid_call_arguments,
+)
 from langchain_bhumi.protocols.content import (
     MediaPart,
     OtherPart,
@@ -365,7 +371,8 @@ def _encode_assistant(message: AIMessage, provider: str | None) -> list[dict[str
         arguments = json.dumps(call["args"], ensure_ascii=False)
         items.append(_encode_call(call["id"], call["name"], arguments, extras))
     for invalid in message.invalid_tool_calls:
-        items.append(_encode_call(invalid["id"], invalid["name"], invalid["args"] or "", extras))
+        arguments = invalid_call_arguments(message, invalid)
+        items.append(_encode_call(invalid["id"], invalid["name"], arguments, extras))
     while items and items[-1].get("type") == "reasoning":
         logger.debug(
             "openai_responses: dropped reasoning item %s that no item follows", items[-1].get("id")
