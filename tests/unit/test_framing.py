@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from langchain_bhumi.core.config import RetryPolicy, Timeouts
 from langchain_bhumi.core.errors import InvalidStreamDataError, UnexpectedContentTypeError
 from langchain_bhumi.core.events import ReasoningDelta, TextDelta, ToolCallDone
 from langchain_bhumi.core.framing import (
@@ -18,6 +20,8 @@ from langchain_bhumi.core.framing import (
     WholeBodyFramer,
     framer_for,
 )
+from langchain_bhumi.core.transport import HTTPRequest, Transport
+from langchain_bhumi.protocols import client_formats, get_protocol
 from langchain_bhumi.protocols.openai_chat.client import OpenAIChatProtocol
 
 
@@ -268,3 +272,26 @@ def test_a_json_array_element_is_bounded_and_strict() -> None:
         with pytest.raises(InvalidStreamDataError, match="not valid UTF-8") as caught:
             [framer.feed(piece) for piece in (body[:cut], body[cut:])]
         assert caught.value.offset == body.index(b"\xc3")
+
+
+@pytest.mark.parametrize("wire_format", client_formats())
+def test_every_format_refuses_an_html_answer_to_a_streaming_call(wire_format: str) -> None:
+    """A 200 with an HTML page to a streaming call, in every client format: the error
+    names the type and quotes the page (not "the stream ended without a single event")."""
+    page = b"<!DOCTYPE html><html><body>502 Bad gateway</body></html>"
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "text/html"}, content=page)
+
+    transport = Transport(
+        provider="test",
+        timeouts=Timeouts(),
+        retry=RetryPolicy(max_retries=0),
+        http_client=httpx.Client(transport=httpx.MockTransport(answer)),
+    )
+    request = HTTPRequest(url="http://127.0.0.1:9/x", headers={}, body={}, stream=True)
+    decoder = get_protocol(wire_format).stream_decoder()
+    with pytest.raises(UnexpectedContentTypeError) as caught:
+        list(transport.stream(request, decoder))
+    assert caught.value.content_type == "text/html"
+    assert "'text/html'" in str(caught.value) and "502 Bad gateway" in str(caught.value)

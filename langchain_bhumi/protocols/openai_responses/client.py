@@ -73,7 +73,7 @@ from langchain_bhumi.core.events import (
     TextDelta,
     Usage,
 )
-from langchain_bhumi.core.framing import WHOLE_BODY, Frame, Framer, SSEFramer, WholeBodyFramer
+from langchain_bhumi.core.framing import WHOLE_BODY, Frame, Framer, WholeBodyFramer, framer_for
 from langchain_bhumi.core.toolcalls import ToolCallAssembler
 from langchain_bhumi.protocols.base import (
     TOOL_CALL_EXTRAS,
@@ -509,9 +509,8 @@ class OpenAIResponsesStreamDecoder(FrameDecoder):
         self._annotations: list[Any] = []
 
     def new_framer(self, content_type: str) -> Framer:
-        if content_type.startswith("application/json"):
-            return WholeBodyFramer()  # a whole response (the server ignored "stream")
-        return SSEFramer()
+        # JSON: a whole response (the server ignored "stream").
+        return framer_for(content_type, WholeBodyFramer)
 
     @property
     def ending(self) -> str:
