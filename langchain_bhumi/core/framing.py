@@ -48,9 +48,25 @@ __all__ = [
 WHOLE_BODY = "whole-body"
 """Event name of the single frame a `WholeBodyFramer` produces."""
 
-Frame = ServerSentEvent
-"""One frame of a response body: `.event` (`"message"` when the stream named none) and
-`.data`."""
+
+class Frame(ServerSentEvent):
+    """One frame of a response body: `.event` (`"message"` when the stream named none),
+    `.data`, and `.offset`: where `.data` starts in the body (bytes), when known, so
+    that an error in the frame can say where it is."""
+
+    __slots__ = ("offset",)
+
+    def __init__(
+        self,
+        event: str | None = None,
+        data: str | None = None,
+        id: str | None = None,
+        retry: int | None = None,
+        offset: int | None = None,
+    ) -> None:
+        super().__init__(event, data, id, retry)
+        self.offset = offset
+
 
 EXCERPT_BYTES = 300
 """How much of an offending line or element an error quotes."""
@@ -113,6 +129,7 @@ class SSEFramer:
     __slots__ = (
         "_cr",
         "_data",
+        "_data_at",
         "_data_size",
         "_event",
         "_last_id",
@@ -132,6 +149,7 @@ class SSEFramer:
         self._cr = False  # the last read ended with CR: a following LF belongs to it
         self._event = ""
         self._data: list[str] = []
+        self._data_at = 0  # body offset of the open event's data
         self._data_size = 0  # bytes of the open event's data lines
         self._last_id = ""
         self._retry: int | None = None
@@ -177,8 +195,15 @@ class SSEFramer:
         frames: list[Frame] = []
         line = b""
         try:
-            for line in lines:
-                self._line(line, frames)
+            if b"\r" in raw:
+                starts = _line_starts(raw, start, first_start)  # and the tail's: one more
+                for line, at in zip(lines, starts, strict=False):
+                    self._line(line, frames, at)
+            else:
+                at = first_start
+                for line in lines:
+                    self._line(line, frames, at)
+                    at += len(line) + 1
         except _BadLine as bad:
             at = _line_offset(raw, start, first_start, lines, line) + bad.at
             raise InvalidStreamDataError(
@@ -195,25 +220,27 @@ class SSEFramer:
             self._partial_size = 0
             self._cr = False
             try:
-                self._line(line, frames, final=True)
+                self._line(line, frames, line_start, final=True)
             except _BadLine as bad:
                 raise InvalidStreamDataError(
                     bad.detail, data=_around(line, bad.at), offset=line_start + bad.at
                 ) from None
         unterminated = self._line_open
-        self._line(b"", frames)  # dispatch whatever event is still pending
+        self._line(b"", frames, self._received)  # dispatch whatever event is still pending
         return frames, unterminated and bool(frames)
 
-    def _line(self, line: bytes, frames: list[Frame], final: bool = False) -> None:
+    def _line(self, line: bytes, frames: list[Frame], at: int, final: bool = False) -> None:
+        """One line, which starts at body offset `at`."""
         if not line:
             self._line_open = False
             if self._data or self._event:
                 frames.append(
-                    ServerSentEvent(
+                    Frame(
                         event=self._event,
                         data="\n".join(self._data),
                         id=self._last_id,
                         retry=self._retry,
+                        offset=self._data_at if self._data else None,
                     )
                 )
                 self._event = ""
@@ -230,6 +257,8 @@ class SSEFramer:
             value = value[1:]
             skip += 1
         if name == b"data":
+            if not self._data:
+                self._data_at = at + skip
             self._data_size += len(value)
             if self._data_size > self.max_frame_size:
                 raise _BadLine(_too_long_detail("an event", self.max_frame_size), 0)
@@ -260,6 +289,26 @@ def _decode(value: bytes, skip: int, final: bool) -> str:
         if final and exc.reason == "unexpected end of data":
             return value.decode("utf-8", "replace")
         raise _BadLine("the stream is not valid UTF-8", skip + exc.start) from None
+
+
+def _line_starts(raw: bytes, start: int, first_start: int) -> list[int]:
+    """The body offsets where the lines of a read with CR line endings start: the first
+    at `first_start`, each next one after a CRLF, CR or LF of `raw` (the read's bytes,
+    from body offset `start`)."""
+    starts = [first_start]
+    i = 0
+    while True:
+        cr = raw.find(b"\r", i)
+        lf = raw.find(b"\n", i)
+        if cr < 0 and lf < 0:
+            return starts
+        if lf >= 0 and (cr < 0 or lf < cr):
+            i = lf + 1
+        elif raw[cr + 1 : cr + 2] == b"\n":
+            i = cr + 2
+        else:
+            i = cr + 1
+        starts.append(start + i)
 
 
 def _line_offset(raw: bytes, start: int, first_start: int, lines: list[bytes], line: bytes) -> int:
@@ -343,7 +392,7 @@ class WholeBodyFramer:
 
     def flush(self) -> tuple[list[Frame], bool]:
         body = self.text()
-        return ([ServerSentEvent(event=WHOLE_BODY, data=body)] if body.strip() else []), False
+        return ([Frame(event=WHOLE_BODY, data=body, offset=0)] if body.strip() else []), False
 
 
 class RejectingFramer:
@@ -469,7 +518,7 @@ class JSONArrayFramer:
         if self._state == _IN_ELEMENT:
             partial = _decode_whole(self._buf, self._element_start, final=True)
             self._buf = bytearray()
-            return [ServerSentEvent(data=partial)], True
+            return [Frame(data=partial, offset=self._element_start)], True
         return [], self._state == _BETWEEN
 
     def _enter(self, offset: int) -> None:
@@ -530,7 +579,7 @@ class JSONArrayFramer:
                         self._buf += data[start:end]
                         self._check_size()
                         element = _decode_whole(self._buf, self._element_start)
-                        frames.append(ServerSentEvent(data=element))
+                        frames.append(Frame(data=element, offset=self._element_start))
                         self._buf = bytearray()
                         self._depth, self._in_string, self._escape = 0, False, False
                         self._state = _DONE if self._single else _BETWEEN

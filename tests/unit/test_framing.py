@@ -295,3 +295,48 @@ def test_every_format_refuses_an_html_answer_to_a_streaming_call(wire_format: st
         list(transport.stream(request, decoder))
     assert caught.value.content_type == "text/html"
     assert "'text/html'" in str(caught.value) and "502 Bad gateway" in str(caught.value)
+
+
+def _through_transport(wire_format: str, content_type: str, pieces: list[bytes]) -> None:
+    """Stream `pieces` as one response of `wire_format` through the real transport."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": content_type}, content=iter(pieces))
+
+    transport = Transport(
+        provider="test",
+        timeouts=Timeouts(),
+        retry=RetryPolicy(max_retries=0),
+        http_client=httpx.Client(transport=httpx.MockTransport(answer)),
+    )
+    request = HTTPRequest(url="http://127.0.0.1:9/x", headers={}, body={}, stream=True)
+    list(transport.stream(request, get_protocol(wire_format).stream_decoder()))
+
+
+BAD_JSON = '{"é": "ü", "b": tru}'.encode()
+
+
+@pytest.mark.parametrize("wire_format", client_formats())
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n", b"\r"])
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(cuts=st.lists(st.integers(0, 200), max_size=4))
+def test_invalid_json_in_a_frame_names_its_byte_offset(
+    wire_format: str, newline: bytes, cuts: list[int]
+) -> None:
+    """The offset points at the offending byte of the body, whatever the line endings and
+    the network reads; the message gives the parser's reason."""
+    lines = [b": keep-alive", b"", b"event: message", b"data: " + BAD_JSON, b"", b""]
+    body = newline.join(lines)
+    with pytest.raises(InvalidStreamDataError) as caught:
+        _through_transport(wire_format, "text/event-stream", split(body, cuts))
+    assert caught.value.offset == body.index(b"tru}")
+    assert "Expecting value at character" in str(caught.value)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(cuts=st.lists(st.integers(0, 200), max_size=4))
+def test_invalid_json_in_a_json_array_element_names_its_byte_offset(cuts: list[int]) -> None:
+    body = b'[{"candidates": []}\n,\r\n' + BAD_JSON + b"]"
+    with pytest.raises(InvalidStreamDataError) as caught:
+        _through_transport("gemini", "application/json", split(body, cuts))
+    assert caught.value.offset == body.index(b"tru}")

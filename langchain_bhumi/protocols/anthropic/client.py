@@ -55,6 +55,7 @@ from langchain_core.messages import (
 
 from langchain_bhumi.core.decoding import (
     FrameDecoder,
+    invalid_json,
     normalize_finish,
     not_text,
     stream_error,
@@ -812,14 +813,12 @@ class AnthropicStreamDecoder(FrameDecoder):
                 continue
             try:
                 event = json.loads(data)
-            except ValueError:
+            except ValueError as exc:
                 if frame.event == "error":
                     raise StreamErrorEvent(
                         error_type=None, error_message=data[:500], payload=data
                     ) from None
-                raise InvalidStreamDataError(
-                    "a stream frame is not valid JSON", data=data
-                ) from None
+                raise invalid_json(frame, exc) from None
             if not isinstance(event, dict):
                 raise InvalidStreamDataError("a stream frame is not a JSON object", data=data)
             kind = event.get("type")

@@ -86,6 +86,7 @@ from langchain_core.messages import (
 
 from langchain_bhumi.core.decoding import (
     FrameDecoder,
+    invalid_json,
     normalize_finish,
     not_text,
     stream_error,
@@ -837,15 +838,13 @@ class GeminiStreamDecoder(FrameDecoder):
                 continue
             try:
                 chunk = json.loads(data)
-            except ValueError:
+            except ValueError as exc:
                 if data.strip() == "[DONE]":  # proxies that speak OpenAI's terminator
                     self._done_marker = True
                     continue
                 if frame.event == "error":
                     raise stream_error(data) from None
-                raise InvalidStreamDataError(
-                    "a stream frame is not valid JSON", data=data
-                ) from None
+                raise invalid_json(frame, exc) from None
             if not isinstance(chunk, dict):
                 raise InvalidStreamDataError("a stream frame is not a JSON object", data=data)
             if "error" in chunk or frame.event == "error":

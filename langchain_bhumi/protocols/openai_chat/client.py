@@ -41,6 +41,7 @@ from langchain_core.messages import (
 
 from langchain_bhumi.core.decoding import (
     FrameDecoder,
+    invalid_json,
     normalize_finish,
     not_text,
     stream_error,
@@ -433,12 +434,10 @@ class OpenAIChatStreamDecoder(FrameDecoder):
                 continue
             try:
                 chunk = json.loads(data)
-            except ValueError:
+            except ValueError as exc:
                 if frame.event == "error":
                     raise stream_error(data) from None
-                raise InvalidStreamDataError(
-                    "a stream frame is not valid JSON", data=data
-                ) from None
+                raise invalid_json(frame, exc) from None
             if frame.event == "error" or (isinstance(chunk, dict) and chunk.get("error")):
                 raise stream_error(chunk)
             if not isinstance(chunk, dict):

@@ -56,7 +56,13 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
-from langchain_bhumi.core.decoding import FrameDecoder, describe_error, not_text, token_count
+from langchain_bhumi.core.decoding import (
+    FrameDecoder,
+    describe_error,
+    invalid_json,
+    not_text,
+    token_count,
+)
 from langchain_bhumi.core.errors import (
     ConfigurationError,
     InvalidStreamDataError,
@@ -526,16 +532,14 @@ class OpenAIResponsesStreamDecoder(FrameDecoder):
                 continue
             try:
                 event = json.loads(data)
-            except ValueError:
+            except ValueError as exc:
                 if data.strip() == "[DONE]":
                     continue
                 if frame.event == "error":
                     raise StreamErrorEvent(
                         error_type=None, error_message=data[:500], payload=data
                     ) from None
-                raise InvalidStreamDataError(
-                    "a stream frame is not valid JSON", data=data
-                ) from None
+                raise invalid_json(frame, exc) from None
             if not isinstance(event, dict):
                 raise InvalidStreamDataError("a stream frame is not a JSON object", data=data)
             self._started = True
