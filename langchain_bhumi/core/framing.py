@@ -15,7 +15,9 @@ Every framer is bounded and strict:
   a server that never sends a newline costs at most the limit plus one read.
 - Text is decoded as strict UTF-8: an invalid byte raises `InvalidStreamDataError` with
   its offset in the body, never a silent U+FFFD (which inside a JSON key or a tool's
-  arguments would change what the answer says).
+  arguments would change what the answer says). A JSON escape of a lone UTF-16
+  surrogate (`"\\ud800"`) is refused the same way: it decodes to a string no UTF-8
+  writer can encode, which would fail later, far from its cause (a proxy mid-stream).
 
 `framer_for` picks the framing from the response's Content-Type; a type the wire format
 does not speak gets a `RejectingFramer`, which raises `UnexpectedContentTypeError`
@@ -24,6 +26,7 @@ quoting the first bytes of the body.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Protocol
 
@@ -234,10 +237,13 @@ class SSEFramer:
         if not line:
             self._line_open = False
             if self._data or self._event:
+                data = "\n".join(self._data)
+                if "\\ud" in data or "\\uD" in data:
+                    _refuse_lone_surrogates(data, self._data_at)
                 frames.append(
                     Frame(
                         event=self._event,
-                        data="\n".join(self._data),
+                        data=data,
                         id=self._last_id,
                         retry=self._retry,
                         offset=self._data_at if self._data else None,
@@ -345,6 +351,24 @@ def _too_long_detail(what: str, limit: int) -> str:
     )
 
 
+def _refuse_lone_surrogates(text: str, offset: int) -> None:
+    """`InvalidStreamDataError` if JSON `text` (starting at body offset `offset`) escapes
+    a UTF-16 surrogate that is not half of a pair (pairs decode to one character). Called
+    only when `text` holds a `\\ud` escape; text that is not JSON is the decoder's to
+    report."""
+    try:
+        json.dumps(json.loads(text), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        at = max(text.find("\\ud"), text.find("\\uD"))
+        raise InvalidStreamDataError(
+            "the response escapes a lone UTF-16 surrogate, which is not text",
+            data=text[max(0, at - 100) :],
+            offset=offset,
+        ) from None
+    except (ValueError, RecursionError):
+        return
+
+
 def _decode_whole(data: bytes | bytearray, offset: int, final: bool = False) -> str:
     """A JSON element or body as strict UTF-8 (see `_decode`); `offset` is where it starts."""
     try:
@@ -388,7 +412,10 @@ class WholeBodyFramer:
 
     def text(self) -> str:
         """The body so far, as strict UTF-8."""
-        return _decode_whole(b"".join(self._parts), 0)
+        text = _decode_whole(b"".join(self._parts), 0)
+        if "\\ud" in text or "\\uD" in text:
+            _refuse_lone_surrogates(text, 0)
+        return text
 
     def flush(self) -> tuple[list[Frame], bool]:
         body = self.text()
@@ -579,6 +606,8 @@ class JSONArrayFramer:
                         self._buf += data[start:end]
                         self._check_size()
                         element = _decode_whole(self._buf, self._element_start)
+                        if "\\ud" in element or "\\uD" in element:
+                            _refuse_lone_surrogates(element, self._element_start)
                         frames.append(Frame(data=element, offset=self._element_start))
                         self._buf = bytearray()
                         self._depth, self._in_string, self._escape = 0, False, False

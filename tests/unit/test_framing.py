@@ -340,3 +340,26 @@ def test_invalid_json_in_a_json_array_element_names_its_byte_offset(cuts: list[i
     with pytest.raises(InvalidStreamDataError) as caught:
         _through_transport("gemini", "application/json", split(body, cuts))
     assert caught.value.offset == body.index(b"tru}")
+
+
+@pytest.mark.parametrize(
+    ("framing", "body"),
+    [
+        (SSEFramer, b'data: {"a": "x%sy"}\n\n'),
+        (JSONArrayFramer, b'[{"a": "x%sy"}]'),
+        (WholeBodyFramer, b'{"a": "x%sy"}'),
+    ],
+)
+def test_a_lone_surrogate_escape_is_refused_and_a_pair_is_text(framing: type, body: bytes) -> None:
+    """`\\ud83d\\ude00` is one character (an emoji); `\\ud800` alone is no character at all."""
+
+    def frames(data: bytes) -> list[str]:
+        framer = framing()
+        out = framer.feed(data)
+        return [f.data for f in out + framer.flush()[0]]
+
+    [pair] = frames(body % rb"\ud83d\ude00")
+    assert json.loads(pair) == {"a": "x\U0001f600y"}
+    with pytest.raises(InvalidStreamDataError, match="lone UTF-16 surrogate") as caught:
+        frames(body % rb"\ud800")
+    assert caught.value.offset == body.index(b"{")
