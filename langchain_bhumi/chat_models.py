@@ -358,7 +358,7 @@ class ChatBhumi(BaseChatModel):
     """Connection handling of the private async pools: `"aiohttp"` (needs
     `langchain-bhumi[aiohttp]`) costs less CPU per read with many concurrent streams;
     `"httpx"` maps network errors more precisely. Both give one chunk per network read."""
-    max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
+    max_frame_size: int = Field(default=DEFAULT_MAX_FRAME_SIZE, gt=0)
     """The longest line, event or JSON element a response stream may send, and the largest
     non-streamed answer, in bytes (16 MiB). Past it the call fails at once with
     `InvalidStreamDataError` naming the limit, instead of buffering without bound."""
