@@ -55,20 +55,16 @@ WHOLE_BODY = "whole-body"
 class Frame(ServerSentEvent):
     """One frame of a response body: `.event` (`"message"` when the stream named none),
     `.data`, and `.offset`: where `.data` starts in the body (bytes), when known, so
-    that an error in the frame can say where it is."""
+    that an error in the frame can say where it is. (Set after construction: a frame
+    costs no more than the `ServerSentEvent` it is.)"""
 
-    __slots__ = ("offset",)
+    offset: int | None = None
 
-    def __init__(
-        self,
-        event: str | None = None,
-        data: str | None = None,
-        id: str | None = None,
-        retry: int | None = None,
-        offset: int | None = None,
-    ) -> None:
-        super().__init__(event, data, id, retry)
-        self.offset = offset
+
+def _frame(data: str, offset: int, event: str | None = None) -> Frame:
+    frame = Frame(event, data)
+    frame.offset = offset
+    return frame
 
 
 EXCERPT_BYTES = 300
@@ -198,15 +194,16 @@ class SSEFramer:
         frames: list[Frame] = []
         line = b""
         try:
-            if b"\r" in raw:
-                starts = _line_starts(raw, start, first_start)  # and the tail's: one more
-                for line, at in zip(lines, starts, strict=False):
-                    self._line(line, frames, at)
-            else:
+            ending = 1 if b"\r" not in raw else _crlf_only(raw)
+            if ending:
                 at = first_start
                 for line in lines:
                     self._line(line, frames, at)
-                    at += len(line) + 1
+                    at += len(line) + ending
+            else:  # mixed line endings
+                starts = _line_starts(raw, start, first_start)  # and the tail's: one more
+                for line, at in zip(lines, starts, strict=False):
+                    self._line(line, frames, at)
         except _BadLine as bad:
             at = _line_offset(raw, start, first_start, lines, line) + bad.at
             raise InvalidStreamDataError(
@@ -240,15 +237,10 @@ class SSEFramer:
                 data = "\n".join(self._data)
                 if "\\ud" in data or "\\uD" in data:
                     _refuse_lone_surrogates(data, self._data_at)
-                frames.append(
-                    Frame(
-                        event=self._event,
-                        data=data,
-                        id=self._last_id,
-                        retry=self._retry,
-                        offset=self._data_at if self._data else None,
-                    )
-                )
+                frame = Frame(self._event, data, self._last_id, self._retry)
+                if self._data:
+                    frame.offset = self._data_at
+                frames.append(frame)
                 self._event = ""
                 self._data = []
                 self._data_size = 0
@@ -295,6 +287,12 @@ def _decode(value: bytes, skip: int, final: bool) -> str:
         if final and exc.reason == "unexpected end of data":
             return value.decode("utf-8", "replace")
         raise _BadLine("the stream is not valid UTF-8", skip + exc.start) from None
+
+
+def _crlf_only(raw: bytes) -> int:
+    """2 when every line ending of `raw` is CRLF, else 0."""
+    pairs = raw.count(b"\r\n")
+    return 2 if pairs == raw.count(b"\r") == raw.count(b"\n") else 0
 
 
 def _line_starts(raw: bytes, start: int, first_start: int) -> list[int]:
@@ -419,7 +417,7 @@ class WholeBodyFramer:
 
     def flush(self) -> tuple[list[Frame], bool]:
         body = self.text()
-        return ([Frame(event=WHOLE_BODY, data=body, offset=0)] if body.strip() else []), False
+        return ([_frame(body, 0, WHOLE_BODY)] if body.strip() else []), False
 
 
 class RejectingFramer:
@@ -545,7 +543,7 @@ class JSONArrayFramer:
         if self._state == _IN_ELEMENT:
             partial = _decode_whole(self._buf, self._element_start, final=True)
             self._buf = bytearray()
-            return [Frame(data=partial, offset=self._element_start)], True
+            return [_frame(partial, self._element_start)], True
         return [], self._state == _BETWEEN
 
     def _enter(self, offset: int) -> None:
@@ -608,7 +606,7 @@ class JSONArrayFramer:
                         element = _decode_whole(self._buf, self._element_start)
                         if "\\ud" in element or "\\uD" in element:
                             _refuse_lone_surrogates(element, self._element_start)
-                        frames.append(Frame(data=element, offset=self._element_start))
+                        frames.append(_frame(element, self._element_start))
                         self._buf = bytearray()
                         self._depth, self._in_string, self._escape = 0, False, False
                         self._state = _DONE if self._single else _BETWEEN
