@@ -15,6 +15,7 @@ from langchain_core.language_models import (
     LanguageModelInput,
     ModelProfile,
 )
+from langchain_core.language_models.chat_models import generate_from_stream
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, convert_to_messages
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.output_parsers.openai_tools import (
@@ -26,6 +27,7 @@ from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
+from langchain_core.utils.utils import LC_ID_PREFIX
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 from typing_extensions import Self
 
@@ -35,7 +37,7 @@ from langchain_bhumi.core.errors import ConfigurationError
 from langchain_bhumi.core.text_tool_calls import TextToolCallFilter
 from langchain_bhumi.core.transport import HTTPRequest
 from langchain_bhumi.langchain_errors import langchain_errors
-from langchain_bhumi.message_builder import MessageBuilder, generation_chunk
+from langchain_bhumi.message_builder import MessageBuilder, exact_invalid_calls, generation_chunk
 from langchain_bhumi.profiles import model_profile
 from langchain_bhumi.protocols import (
     CALL_PARAMS,
@@ -58,6 +60,9 @@ _GENERATION_FIELDS = tuple(sorted(GENERATION_PARAMS))
 
 # Fields that name the model: a copy that changes one gets the new model's profile.
 _NAMING_FIELDS = frozenset({"model", "model_name", "provider"})
+
+_UNSET: Any = object()
+"""`run_manager` not passed to `_should_stream`: `stream`/`astream` are asking."""
 
 # Private attributes rebuilt from the fields by `_setup` (on copy and unpickle).
 _REBUILT = frozenset({"_client", "_clients", "_resolved"})
@@ -362,7 +367,7 @@ class ChatBhumi(BaseChatModel):
     """Connection handling of the private async pools: `"aiohttp"` (needs
     `langchain-bhumi[aiohttp]`) costs less CPU per read with many concurrent streams;
     `"httpx"` maps network errors more precisely. Both give one chunk per network read."""
-    max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
+    max_frame_size: int = Field(default=DEFAULT_MAX_FRAME_SIZE, gt=0)
     """The longest line, event or JSON element a response stream may send, and the largest
     non-streamed answer, in bytes (16 MiB). Past it the call fails at once with
     `InvalidStreamDataError` naming the limit, instead of buffering without bound."""
@@ -572,6 +577,37 @@ class ChatBhumi(BaseChatModel):
 
     # --- calls -------------------------------------------------------------------------
 
+    def _should_stream(
+        self,
+        *,
+        async_api: bool,
+        run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None = _UNSET,
+        **kwargs: Any,
+    ) -> bool:
+        """LangChain's rule for `stream`/`astream`; `False` when `invoke` asks (it passes
+        its run manager), since `_generate` then streams by itself.
+
+        When LangChain streams an `invoke` (`streaming=True`, a streaming callback handler
+        as in LangGraph's `stream_mode="messages"` or `astream_events`), its answer is the
+        sum of the chunks, and a sum rebuilds `invalid_tool_calls` from the argument
+        pieces: the repair blocker in `args`, `error=None`. `_generate` streams the same
+        chunks to the same callbacks and answers with that sum made exact
+        (`exact_invalid_calls`).
+        """
+        if run_manager is _UNSET:
+            return super()._should_stream(async_api=async_api, **kwargs)
+        return False
+
+    def _streams_invoke(
+        self,
+        run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None,
+        kwargs: dict[str, Any],
+        *,
+        async_api: bool,
+    ) -> bool:
+        """Whether LangChain would have streamed this `invoke`."""
+        return super()._should_stream(async_api=async_api, run_manager=run_manager, **kwargs)
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -579,6 +615,18 @@ class ChatBhumi(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        if self._streams_invoke(run_manager, kwargs, async_api=False):
+            run_id = _run_id(run_manager)
+            chunks = []
+            for chunk in self._stream(messages, stop, **kwargs):
+                if run_manager is not None:
+                    # What LangChain does to a chunk it streams (a v1 chunk's content is
+                    # already its content blocks), and the content as the token.
+                    chunk.message.id = chunk.message.id or run_id
+                    content = chunk.message.content
+                    run_manager.on_llm_new_token(content, chunk=chunk)
+                chunks.append(chunk)
+            return _streamed_result(chunks)
         with langchain_errors():
             client, request, builder, recovery = self._prepare(
                 messages, stop, stream=False, kwargs=kwargs
@@ -593,6 +641,18 @@ class ChatBhumi(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        if self._streams_invoke(run_manager, kwargs, async_api=True):
+            run_id = _run_id(run_manager)
+            chunks = []
+            async for chunk in self._astream(messages, stop, **kwargs):
+                if run_manager is not None:
+                    # What LangChain does to a chunk it streams (a v1 chunk's content is
+                    # already its content blocks), and the content as the token.
+                    chunk.message.id = chunk.message.id or run_id
+                    content = chunk.message.content
+                    await run_manager.on_llm_new_token(content, chunk=chunk)
+                chunks.append(chunk)
+            return _streamed_result(chunks)
         with langchain_errors():
             client, request, builder, recovery = self._prepare(
                 messages, stop, stream=False, kwargs=kwargs
@@ -873,6 +933,23 @@ class ChatBhumi(BaseChatModel):
         return RunnableMap(raw=llm) | parsed.with_fallbacks(
             [fallback], exception_key="parsing_error"
         )
+
+
+def _run_id(
+    run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None,
+) -> str | None:
+    """The id LangChain gives a streamed answer's chunks and message: `lc_run--<run id>`."""
+    return f"{LC_ID_PREFIX}-{run_manager.run_id}" if run_manager is not None else None
+
+
+def _streamed_result(chunks: list[ChatGenerationChunk]) -> ChatResult:
+    """The chunks summed, as LangChain sums a streamed `invoke`, with each invalid call as
+    received (the sum's `invalid_tool_calls` hold the repair blocker and no reason)."""
+    result = generate_from_stream(iter(chunks))
+    generation = result.generations[0]
+    assert isinstance(generation.message, AIMessage)
+    generation.message = exact_invalid_calls(generation.message)
+    return result
 
 
 def _format_tools(

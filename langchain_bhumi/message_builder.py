@@ -469,6 +469,47 @@ def _derived_calls(
     return valid, invalid
 
 
+def exact_invalid_calls(message: AIMessage) -> AIMessage:
+    """`message` (a streamed answer summed) with each invalid call as received: the
+    arguments without the repair blocker (`MessageBuilder._block_repair`) and the reason,
+    from `additional_kwargs["tool_call_errors"]`; with `output_version="v1"`, the call's
+    content block too. What a non-streamed call gives for the same answer."""
+    errors = message.additional_kwargs.get(TOOL_CALL_ERRORS)
+    if not errors:
+        return message
+    message.invalid_tool_calls = [_exact(call, errors) for call in message.invalid_tool_calls]
+    if isinstance(message.content, list):
+        message.content = [
+            _exact_block(block, errors) if isinstance(block, dict) else block
+            for block in message.content
+        ]
+    return message
+
+
+def _exact(call: InvalidToolCall, errors: dict[str, Any]) -> InvalidToolCall:
+    record = errors.get(call.get("id") or "")
+    if not isinstance(record, dict):
+        return call
+    return InvalidToolCall(
+        name=call.get("name"),
+        args=record.get("args"),
+        id=call.get("id"),
+        error=record.get("error"),
+        type="invalid_tool_call",
+    )
+
+
+def _exact_block(block: dict[str, Any], errors: dict[str, Any]) -> dict[str, Any]:
+    """A streamed call's `tool_call_chunk` block, as the `invalid_tool_call` block a
+    non-streamed answer has, when the call is invalid."""
+    if block.get("type") != "tool_call_chunk" or block.get("id") not in errors:
+        return block
+    call = InvalidToolCall(
+        name=block.get("name"), args=None, id=block["id"], error=None, type="invalid_tool_call"
+    )
+    return dict(_exact(call, errors))
+
+
 def unrepairable_suffix(raw: str) -> str:
     """The shortest text that, appended to `raw`, makes LangChain's `parse_partial_json`
     give up (return no dict); `""` when it already gives up on `raw`.

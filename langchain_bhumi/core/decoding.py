@@ -65,6 +65,25 @@ def unreadable(exc: BaseException, data: str) -> InvalidStreamDataError:
     )
 
 
+def invalid_json(frame: Frame, exc: ValueError) -> InvalidStreamDataError:
+    """The error for a frame whose data is not JSON: the parser's reason, an excerpt from
+    around the offending character, and its byte offset in the body (the offset where the
+    frame's data starts when the character is past a line break of multi-line data)."""
+    data = frame.data
+    offset = getattr(frame, "offset", None)  # None for frames no framer made
+    if not isinstance(exc, json.JSONDecodeError):
+        return InvalidStreamDataError("a stream frame is not valid JSON", data=data, offset=offset)
+    before = data[: exc.pos]
+    if offset is not None and "\n" not in before:
+        offset += len(before.encode("utf-8", "surrogatepass"))
+    start = max(0, exc.pos - 150) if exc.pos > 250 else 0
+    return InvalidStreamDataError(
+        f"a stream frame is not valid JSON ({exc.msg} at character {exc.pos})",
+        data=data[start:],
+        offset=offset,
+    )
+
+
 class FrameDecoder(ABC):
     """Base of the protocol decoders: `feed` runs `decode_frames` and, if a frame fails,
     hands the events decoded before it to the error (`pending`), so the transport can
@@ -143,10 +162,10 @@ def json_frame(frame: Frame) -> Any:
     data = frame.data
     try:
         return json.loads(data)
-    except ValueError:
+    except ValueError as exc:
         if frame.event == "error":
             raise stream_error(data) from None
-        raise InvalidStreamDataError("a stream frame is not valid JSON", data=data) from None
+        raise invalid_json(frame, exc) from None
 
 
 @overload

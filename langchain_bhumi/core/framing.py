@@ -15,7 +15,9 @@ Every framer is bounded and strict:
   a server that never sends a newline costs at most the limit plus one read.
 - Text is decoded as strict UTF-8: an invalid byte raises `InvalidStreamDataError` with
   its offset in the body, never a silent U+FFFD (which inside a JSON key or a tool's
-  arguments would change what the answer says).
+  arguments would change what the answer says). A JSON escape of a lone UTF-16
+  surrogate (`"\\ud800"`) is refused the same way: it decodes to a string no UTF-8
+  writer can encode, which would fail later, far from its cause (a proxy mid-stream).
 
 `framer_for` picks the framing from the response's Content-Type; a type the wire format
 does not speak gets a `RejectingFramer`, which raises `UnexpectedContentTypeError`
@@ -24,6 +26,7 @@ quoting the first bytes of the body.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Protocol
 
@@ -48,9 +51,21 @@ __all__ = [
 WHOLE_BODY = "whole-body"
 """Event name of the single frame a `WholeBodyFramer` produces."""
 
-Frame = ServerSentEvent
-"""One frame of a response body: `.event` (`"message"` when the stream named none) and
-`.data`."""
+
+class Frame(ServerSentEvent):
+    """One frame of a response body: `.event` (`"message"` when the stream named none),
+    `.data`, and `.offset`: where `.data` starts in the body (bytes), when known, so
+    that an error in the frame can say where it is. (Set after construction: a frame
+    costs no more than the `ServerSentEvent` it is.)"""
+
+    offset: int | None = None
+
+
+def _frame(data: str, offset: int, event: str | None = None) -> Frame:
+    frame = Frame(event, data)
+    frame.offset = offset
+    return frame
+
 
 EXCERPT_BYTES = 300
 """How much of an offending line or element an error quotes."""
@@ -113,6 +128,7 @@ class SSEFramer:
     __slots__ = (
         "_cr",
         "_data",
+        "_data_at",
         "_data_size",
         "_event",
         "_last_id",
@@ -132,6 +148,7 @@ class SSEFramer:
         self._cr = False  # the last read ended with CR: a following LF belongs to it
         self._event = ""
         self._data: list[str] = []
+        self._data_at = 0  # body offset of the open event's data
         self._data_size = 0  # bytes of the open event's data lines
         self._last_id = ""
         self._retry: int | None = None
@@ -177,8 +194,16 @@ class SSEFramer:
         frames: list[Frame] = []
         line = b""
         try:
-            for line in lines:
-                self._line(line, frames)
+            ending = 1 if b"\r" not in raw else _crlf_only(raw)
+            if ending:
+                at = first_start
+                for line in lines:
+                    self._line(line, frames, at)
+                    at += len(line) + ending
+            else:  # mixed line endings
+                starts = _line_starts(raw, start, first_start)  # and the tail's: one more
+                for line, at in zip(lines, starts, strict=False):
+                    self._line(line, frames, at)
         except _BadLine as bad:
             at = _line_offset(raw, start, first_start, lines, line) + bad.at
             raise InvalidStreamDataError(
@@ -195,27 +220,27 @@ class SSEFramer:
             self._partial_size = 0
             self._cr = False
             try:
-                self._line(line, frames, final=True)
+                self._line(line, frames, line_start, final=True)
             except _BadLine as bad:
                 raise InvalidStreamDataError(
                     bad.detail, data=_around(line, bad.at), offset=line_start + bad.at
                 ) from None
         unterminated = self._line_open
-        self._line(b"", frames)  # dispatch whatever event is still pending
+        self._line(b"", frames, self._received)  # dispatch whatever event is still pending
         return frames, unterminated and bool(frames)
 
-    def _line(self, line: bytes, frames: list[Frame], final: bool = False) -> None:
+    def _line(self, line: bytes, frames: list[Frame], at: int, final: bool = False) -> None:
+        """One line, which starts at body offset `at`."""
         if not line:
             self._line_open = False
             if self._data or self._event:
-                frames.append(
-                    ServerSentEvent(
-                        event=self._event,
-                        data="\n".join(self._data),
-                        id=self._last_id,
-                        retry=self._retry,
-                    )
-                )
+                data = "\n".join(self._data)
+                if "\\ud" in data or "\\uD" in data:
+                    _refuse_lone_surrogates(data, self._data_at)
+                frame = Frame(self._event, data, self._last_id, self._retry)
+                if self._data:
+                    frame.offset = self._data_at
+                frames.append(frame)
                 self._event = ""
                 self._data = []
                 self._data_size = 0
@@ -230,6 +255,8 @@ class SSEFramer:
             value = value[1:]
             skip += 1
         if name == b"data":
+            if not self._data:
+                self._data_at = at + skip
             self._data_size += len(value)
             if self._data_size > self.max_frame_size:
                 raise _BadLine(_too_long_detail("an event", self.max_frame_size), 0)
@@ -260,6 +287,32 @@ def _decode(value: bytes, skip: int, final: bool) -> str:
         if final and exc.reason == "unexpected end of data":
             return value.decode("utf-8", "replace")
         raise _BadLine("the stream is not valid UTF-8", skip + exc.start) from None
+
+
+def _crlf_only(raw: bytes) -> int:
+    """2 when every line ending of `raw` is CRLF, else 0."""
+    pairs = raw.count(b"\r\n")
+    return 2 if pairs == raw.count(b"\r") == raw.count(b"\n") else 0
+
+
+def _line_starts(raw: bytes, start: int, first_start: int) -> list[int]:
+    """The body offsets where the lines of a read with CR line endings start: the first
+    at `first_start`, each next one after a CRLF, CR or LF of `raw` (the read's bytes,
+    from body offset `start`)."""
+    starts = [first_start]
+    i = 0
+    while True:
+        cr = raw.find(b"\r", i)
+        lf = raw.find(b"\n", i)
+        if cr < 0 and lf < 0:
+            return starts
+        if lf >= 0 and (cr < 0 or lf < cr):
+            i = lf + 1
+        elif raw[cr + 1 : cr + 2] == b"\n":
+            i = cr + 2
+        else:
+            i = cr + 1
+        starts.append(start + i)
 
 
 def _line_offset(raw: bytes, start: int, first_start: int, lines: list[bytes], line: bytes) -> int:
@@ -294,6 +347,24 @@ def _too_long_detail(what: str, limit: int) -> str:
         f"{what} of the response is longer than the maximum frame size of {limit:,} bytes "
         "(max_frame_size; raise it if the provider really sends frames this large)"
     )
+
+
+def _refuse_lone_surrogates(text: str, offset: int) -> None:
+    """`InvalidStreamDataError` if JSON `text` (starting at body offset `offset`) escapes
+    a UTF-16 surrogate that is not half of a pair (pairs decode to one character). Called
+    only when `text` holds a `\\ud` escape; text that is not JSON is the decoder's to
+    report."""
+    try:
+        json.dumps(json.loads(text), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        at = max(text.find("\\ud"), text.find("\\uD"))
+        raise InvalidStreamDataError(
+            "the response escapes a lone UTF-16 surrogate, which is not text",
+            data=text[max(0, at - 100) :],
+            offset=offset,
+        ) from None
+    except (ValueError, RecursionError):
+        return
 
 
 def _decode_whole(data: bytes | bytearray, offset: int, final: bool = False) -> str:
@@ -339,11 +410,14 @@ class WholeBodyFramer:
 
     def text(self) -> str:
         """The body so far, as strict UTF-8."""
-        return _decode_whole(b"".join(self._parts), 0)
+        text = _decode_whole(b"".join(self._parts), 0)
+        if "\\ud" in text or "\\uD" in text:
+            _refuse_lone_surrogates(text, 0)
+        return text
 
     def flush(self) -> tuple[list[Frame], bool]:
         body = self.text()
-        return ([ServerSentEvent(event=WHOLE_BODY, data=body)] if body.strip() else []), False
+        return ([_frame(body, 0, WHOLE_BODY)] if body.strip() else []), False
 
 
 class RejectingFramer:
@@ -469,7 +543,7 @@ class JSONArrayFramer:
         if self._state == _IN_ELEMENT:
             partial = _decode_whole(self._buf, self._element_start, final=True)
             self._buf = bytearray()
-            return [ServerSentEvent(data=partial)], True
+            return [_frame(partial, self._element_start)], True
         return [], self._state == _BETWEEN
 
     def _enter(self, offset: int) -> None:
@@ -530,7 +604,9 @@ class JSONArrayFramer:
                         self._buf += data[start:end]
                         self._check_size()
                         element = _decode_whole(self._buf, self._element_start)
-                        frames.append(ServerSentEvent(data=element))
+                        if "\\ud" in element or "\\uD" in element:
+                            _refuse_lone_surrogates(element, self._element_start)
+                        frames.append(_frame(element, self._element_start))
                         self._buf = bytearray()
                         self._depth, self._in_string, self._escape = 0, False, False
                         self._state = _DONE if self._single else _BETWEEN

@@ -445,7 +445,9 @@ def _backend(name: str, table: dict[str, Any], where: str) -> BackendConfig:
         max_retries=int(table.get("max_retries", 2)),
         drop=drop,
         async_backend=async_backend,
-        max_frame_size=int(table.get("max_frame_size", DEFAULT_MAX_FRAME_SIZE)),
+        max_frame_size=_number(
+            table, "max_frame_size", where, int, DEFAULT_MAX_FRAME_SIZE, minimum=1
+        ),
         use_responses_api=use_responses_api,
     )
 

@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 
 from langchain_bhumi.client import ProviderClient
 from langchain_bhumi.core.config import RetryPolicy, Timeouts
+from langchain_bhumi.core.decoding import UNREADABLE
 from langchain_bhumi.core.errors import BhumiError, ConfigurationError, MissingAPIKeyError
 from langchain_bhumi.core.redaction import Redactor
 from langchain_bhumi.protocols.base import (
@@ -182,6 +183,8 @@ class ProxyApp:
             return self._error(codec, 400, str(exc), record)
         except BhumiError as exc:
             return self._error(codec, error_status(exc), str(exc), record)
+        except UNREADABLE as exc:  # a shape the backend's format cannot take (see _unsendable)
+            return self._error(codec, 400, _unsendable(exc), record)
         return Exchange(self, codec, encoder, backend, http_request, record)
 
     def _route(
@@ -206,9 +209,12 @@ class ProxyApp:
         record.fields.update(frontend=codec.name)
         try:
             body = await self._read_json(request)
+            tokens = input_estimate(codec, body)
         except Failure as failure:
             return self._error(codec, failure.status, failure.message, record, failure.headers)
-        return JSONResponse(codec.count_tokens_response(input_estimate(codec, body)))
+        except UNREADABLE as exc:
+            return self._error(codec, 400, _unsendable(exc), record)
+        return JSONResponse(codec.count_tokens_response(tokens))
 
     # --- helpers -----------------------------------------------------------------------
 
@@ -251,6 +257,8 @@ class ProxyApp:
             body = json.loads(data) if data else {}
         except ValueError as exc:
             raise Failure(400, f"the request body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise Failure(400, "the request body is JSON nested too deeply to read") from None
         if not isinstance(body, dict):
             raise Failure(400, "the request body must be a JSON object")
         return body
@@ -271,6 +279,14 @@ class ProxyApp:
         for backend in self.backends.values():
             await backend.aclose()
         self.call_extras.close()
+
+
+def _unsendable(exc: BaseException) -> str:
+    """The 400 message for a request that decoded but could not be turned into the
+    backend's request (a value of a type the translation does not expect, nesting deeper
+    than Python recurses): the request's fault, not a proxy failure."""
+    reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return f"the request has a value of a shape the proxy cannot translate ({reason:.300})"
 
 
 def _last_text(incoming: IncomingRequest) -> str:

@@ -371,3 +371,36 @@ def test_the_official_sdks_read_through_keep_alives(
         parts = client.models.generate_content_stream(model="gemini-2.5-flash", contents=question)
         text = "".join(p.text or "" for p in parts)
     assert text == "hello there"
+
+
+LONE_SURROGATE = b'"a\\ud800b"'  # JSON for a string holding half of a UTF-16 pair
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/chat/completions", {**OPENAI_BODY, "stream": True}),
+        ("/v1/messages", {**ANTHROPIC_BODY, "stream": True}),
+        ("/v1beta/models/m:streamGenerateContent?alt=sse", GEMINI_BODY),
+        ("/v1/responses", {"model": "m", "input": "hi", "stream": True}),
+        ("/v1/chat/completions", OPENAI_BODY),
+    ],
+)
+def test_a_lone_surrogate_from_the_backend_is_an_error_not_a_cut_body(
+    backend: ScriptedServer, proxy: RunningProxy, path: str, body: dict[str, Any]
+) -> None:
+    """`"\\ud800"` decodes to a string no UTF-8 writer can encode (the proxy's encoders
+    failed mid-stream and cut the client's body): it is refused where it is read, and the
+    client gets its API's own error, whole."""
+    if body.get("stream") or "stream" in path:
+        delta = b'{"id":"c1","model":"m","choices":[{"index":0,"delta":{"content":%s}}]}'
+        backend.enqueue(Scripted(parts=[b"data: " + delta % LONE_SURROGATE + b"\n\n"]))
+    else:
+        message = b'{"role":"assistant","content":%s}' % LONE_SURROGATE
+        choice = b'{"index":0,"message":%s,"finish_reason":"stop"}' % message
+        answer = b'{"id":"c1","model":"m","choices":[%s]}' % choice
+        backend.enqueue(Scripted(parts=[answer], content_type="application/json"))
+    response = httpx.post(proxy.url + path, json=body, timeout=10)
+    answered = response.content.decode("utf-8")  # whole, and UTF-8
+    assert "lone UTF-16 surrogate" in answered
+    assert response.status_code == 502

@@ -301,12 +301,58 @@ class MistralServer:
         return self.answers.pop(0)
 
 
-ANSWERS = {"openai": openai_answer, "anthropic": anthropic_answer, "gemini": gemini_answer}
+class ResponsesServer:
+    """A `ScriptedServer` responder that checks `call_id`s as OpenAI's Responses API does:
+    an empty one or one longer than 64 characters gets its 400, and so does an output
+    whose call is not in the request; otherwise the next queued answer."""
+
+    def __init__(self, *answers: Scripted) -> None:
+        self.answers = list(answers)
+        self.rejected: list[str] = []
+
+    def __call__(self, request: Received) -> Scripted:
+        items = [i for i in request.json().get("input", ()) if isinstance(i, dict)]
+        calls = {i.get("call_id") for i in items if i.get("type") == "function_call"}
+        for n, item in enumerate(items):
+            call_id = item.get("call_id")
+            if call_id is None:
+                continue
+            if not call_id:
+                message, code = "empty string. Expected a string with minimum length 1", "empty"
+            elif len(call_id) > 64:
+                message = (
+                    "string too long. Expected a string with maximum length 64, but got a "
+                    f"string with length {len(call_id)} instead."
+                )
+                code = "string_above_max_length"
+            elif item.get("type") == "function_call_output" and call_id not in calls:
+                message = f"No tool call found for function call output with call_id {call_id}."
+                code = None
+            else:
+                continue
+            self.rejected.append(call_id)
+            error = {
+                "message": f"Invalid 'input[{n}].call_id': {message}",
+                "type": "invalid_request_error",
+                "param": f"input[{n}].call_id",
+                "code": code,
+            }
+            return Scripted.json({"error": error}, status=400)
+        return self.answers.pop(0)
+
+
+ANSWERS = {
+    "openai": openai_answer,
+    "anthropic": anthropic_answer,
+    "gemini": gemini_answer,
+    "responses": responses_answer,
+}
 """Answer builders by wire family."""
 
 MODELS = {
     "openai": "openai/gpt-4o-mini",
     "anthropic": "anthropic/claude-sonnet-4-5",
     "gemini": "gemini/gemini-2.5-flash",
+    "responses": "openai/gpt-5-codex",  # a Responses-only model: ChatBhumi sends /responses
 }
 """A model string per wire family (the base URL decides where it goes)."""

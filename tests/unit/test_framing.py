@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from langchain_bhumi.core.config import RetryPolicy, Timeouts
 from langchain_bhumi.core.errors import InvalidStreamDataError, UnexpectedContentTypeError
 from langchain_bhumi.core.events import ReasoningDelta, TextDelta, ToolCallDone
 from langchain_bhumi.core.framing import (
@@ -18,6 +20,8 @@ from langchain_bhumi.core.framing import (
     WholeBodyFramer,
     framer_for,
 )
+from langchain_bhumi.core.transport import HTTPRequest, Transport
+from langchain_bhumi.protocols import client_formats, get_protocol
 from langchain_bhumi.protocols.openai_chat.client import OpenAIChatProtocol
 
 
@@ -268,3 +272,82 @@ def test_a_json_array_element_is_bounded_and_strict() -> None:
         with pytest.raises(InvalidStreamDataError, match="not valid UTF-8") as caught:
             [framer.feed(piece) for piece in (body[:cut], body[cut:])]
         assert caught.value.offset == body.index(b"\xc3")
+
+
+def _through_transport(wire_format: str, content_type: str, pieces: list[bytes]) -> None:
+    """Stream `pieces` as one response of `wire_format` through the real transport."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": content_type}, content=iter(pieces))
+
+    transport = Transport(
+        provider="test",
+        timeouts=Timeouts(),
+        retry=RetryPolicy(max_retries=0),
+        http_client=httpx.Client(transport=httpx.MockTransport(answer)),
+    )
+    request = HTTPRequest(url="http://127.0.0.1:9/x", headers={}, body={}, stream=True)
+    list(transport.stream(request, get_protocol(wire_format).stream_decoder()))
+
+
+@pytest.mark.parametrize("wire_format", client_formats())
+def test_every_format_refuses_an_html_answer_to_a_streaming_call(wire_format: str) -> None:
+    """A 200 with an HTML page to a streaming call, in every client format: the error
+    names the type and quotes the page (not "the stream ended without a single event")."""
+    page = b"<!DOCTYPE html><html><body>502 Bad gateway</body></html>"
+    with pytest.raises(UnexpectedContentTypeError) as caught:
+        _through_transport(wire_format, "text/html", [page])
+    assert caught.value.content_type == "text/html"
+    assert "'text/html'" in str(caught.value) and "502 Bad gateway" in str(caught.value)
+
+
+BAD_JSON = '{"é": "ü", "b": tru}'.encode()
+
+
+@pytest.mark.parametrize("wire_format", client_formats())
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n", b"\r"])
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(cuts=st.lists(st.integers(0, 200), max_size=4))
+def test_invalid_json_in_a_frame_names_its_byte_offset(
+    wire_format: str, newline: bytes, cuts: list[int]
+) -> None:
+    """The offset points at the offending byte of the body, whatever the line endings and
+    the network reads; the message gives the parser's reason."""
+    lines = [b": keep-alive", b"", b"event: message", b"data: " + BAD_JSON, b"", b""]
+    body = newline.join(lines)
+    with pytest.raises(InvalidStreamDataError) as caught:
+        _through_transport(wire_format, "text/event-stream", split(body, cuts))
+    assert caught.value.offset == body.index(b"tru}")
+    assert "Expecting value at character" in str(caught.value)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(cuts=st.lists(st.integers(0, 200), max_size=4))
+def test_invalid_json_in_a_json_array_element_names_its_byte_offset(cuts: list[int]) -> None:
+    body = b'[{"candidates": []}\n,\r\n' + BAD_JSON + b"]"
+    with pytest.raises(InvalidStreamDataError) as caught:
+        _through_transport("gemini", "application/json", split(body, cuts))
+    assert caught.value.offset == body.index(b"tru}")
+
+
+@pytest.mark.parametrize(
+    ("framing", "body"),
+    [
+        (SSEFramer, b'data: {"a": "x%sy"}\n\n'),
+        (JSONArrayFramer, b'[{"a": "x%sy"}]'),
+        (WholeBodyFramer, b'{"a": "x%sy"}'),
+    ],
+)
+def test_a_lone_surrogate_escape_is_refused_and_a_pair_is_text(framing: type, body: bytes) -> None:
+    """`\\ud83d\\ude00` is one character (an emoji); `\\ud800` alone is no character at all."""
+
+    def frames(data: bytes) -> list[str]:
+        framer = framing()
+        out = framer.feed(data)
+        return [f.data for f in out + framer.flush()[0]]
+
+    [pair] = frames(body % rb"\ud83d\ude00")
+    assert json.loads(pair) == {"a": "x\U0001f600y"}
+    with pytest.raises(InvalidStreamDataError, match="lone UTF-16 surrogate") as caught:
+        frames(body % rb"\ud800")
+    assert caught.value.offset == body.index(b"{")

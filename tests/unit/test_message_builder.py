@@ -186,41 +186,144 @@ def test_an_invoked_invalid_call_keeps_the_wire_arguments_and_the_reason(server:
     ]
 
 
-@pytest.mark.parametrize("path", ["stream", "astream", "invoke-streaming"])
-def test_a_streamed_invalid_call_is_never_repaired_and_its_record_is_exact(
-    server: Any, path: str
-) -> None:
+EXACT_INVALID = [
+    {
+        "type": "invalid_tool_call",
+        "id": "call_c",
+        "name": "calc",
+        "args": CUT_ARGS,
+        "error": CUT_REASON,
+    }
+]
+
+
+@pytest.mark.parametrize("path", ["stream", "astream"])
+def test_a_streamed_invalid_call_summed_with_plus_is_never_repaired(server: Any, path: str) -> None:
     """LangChain rebuilds `invalid_tool_calls` from the argument pieces at every `+` (with
     `error=None`) and would repair `{"x": 1` into a valid call; so the pieces end with a
-    character that stops the repair, and the final message carries the call as received,
-    with the reason, under `additional_kwargs["tool_call_errors"]`."""
+    character that stops the repair, and the last chunk carries the call as received, with
+    the reason, under `additional_kwargs["tool_call_errors"]`. (A sum made with `+` cannot
+    be made exact: langchain-core rebuilds the list at every `+`.)"""
     import asyncio
 
     from langchain_core.messages import AIMessageChunk
 
     server.enqueue(_cut_call_stream())
-    llm = _model(server, streaming=True) if path == "invoke-streaming" else _model(server)
+    llm = _model(server)
     if path == "stream":
         chunks = list(llm.stream("x"))
-    elif path == "astream":
+    else:
 
         async def collect() -> list[AIMessageChunk]:
             return [c async for c in llm.astream("x")]
 
         chunks = asyncio.run(collect())
-    if path == "invoke-streaming":
-        final: Any = llm.invoke("x")
-    else:
-        final = chunks[0]
-        for piece in chunks[1:]:
-            final = final + piece
+    final = chunks[0]
+    for piece in chunks[1:]:
+        final = final + piece
     assert final.tool_calls == []
     [invalid] = final.invalid_tool_calls
     assert (invalid["id"], invalid["name"]) == ("call_c", "calc")
-    assert invalid["args"].startswith(CUT_ARGS)
+    assert invalid["args"] == CUT_ARGS + unrepairable_suffix(CUT_ARGS)
     assert final.additional_kwargs["tool_call_errors"] == {
         "call_c": {"args": CUT_ARGS, "error": CUT_REASON}
     }
+
+
+@pytest.mark.parametrize("output_version", [None, "v1"])
+@pytest.mark.parametrize("path", ["invoke", "ainvoke"])
+def test_an_invoke_langchain_streams_answers_the_invalid_call_exactly(
+    server: Any, path: str, output_version: str | None
+) -> None:
+    """`streaming=True`: LangChain streams the call and would answer with the sum of the
+    chunks; the answer is the call as received, with the reason, and the id LangChain
+    gives a streamed answer (its run id), as a non-streamed call would."""
+    import asyncio
+    import uuid
+
+    server.enqueue(_cut_call_stream())
+    options = {"output_version": output_version} if output_version else {}
+    llm = _model(server, streaming=True, **options)
+    run_id = uuid.uuid4()
+    config: Any = {"run_id": run_id}
+    message = llm.invoke("x", config) if path == "invoke" else asyncio.run(llm.ainvoke("x", config))
+    assert message.tool_calls == []
+    assert message.invalid_tool_calls == EXACT_INVALID
+    assert message.id == f"lc_run--{run_id}"
+    if output_version == "v1":
+        assert [b for b in message.content if b["type"] == "invalid_tool_call"] == EXACT_INVALID
+
+
+def test_astream_events_streams_the_tokens_and_ends_with_the_exact_call(server: Any) -> None:
+    """`astream_events` over a step that calls `ainvoke` attaches a streaming callback
+    handler: the pieces still arrive as chunk events, and the answer is exact."""
+    import asyncio
+
+    from langchain_core.runnables import RunnableConfig, RunnableLambda
+
+    server.enqueue(_cut_call_stream())
+    llm = _model(server)
+
+    async def step(prompt: str, config: RunnableConfig) -> Any:
+        return await llm.ainvoke(prompt, config)
+
+    async def collect() -> list[Any]:
+        return [event async for event in RunnableLambda(step).astream_events("x", version="v2")]
+
+    events = asyncio.run(collect())
+    pieces = [e["data"]["chunk"] for e in events if e["event"] == "on_chat_model_stream"]
+    assert "".join(p.tool_call_chunks[0]["args"] for p in pieces if p.tool_call_chunks) == (
+        CUT_ARGS + unrepairable_suffix(CUT_ARGS)
+    )
+    assert pieces[-1].chunk_position == "last"
+    [end] = [e for e in events if e["event"] == "on_chat_model_end"]
+    assert end["data"]["output"].invalid_tool_calls == EXACT_INVALID
+
+
+def _mock_model(**kwargs: Any) -> Any:
+    """A model whose transport answers every request with the cut call, one network read
+    per SSE event (so the chunks of two calls line up)."""
+    import httpx
+
+    from langchain_bhumi import ChatBhumi
+
+    parts = _cut_call_stream().parts
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        headers = {"content-type": "text/event-stream"}
+        return httpx.Response(200, headers=headers, content=iter(parts))
+
+    client = httpx.Client(transport=httpx.MockTransport(answer))
+    return ChatBhumi(model="openai/m", api_key="sk-test-123456", http_client=client, **kwargs)
+
+
+@pytest.mark.parametrize("output_version", [None, "v1"])
+def test_callbacks_of_a_streamed_invoke_get_the_chunks_stream_yields(
+    output_version: str | None,
+) -> None:
+    """The chunks `invoke` hands the callbacks when it streams (LangGraph's messages
+    stream, `astream_events`) are the ones `.stream()` yields, with the content as the
+    token and the run id as the id; and `.stream()` still streams."""
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    class Tokens(BaseCallbackHandler):
+        def __init__(self) -> None:
+            self.seen: list[tuple[Any, Any]] = []
+
+        def on_llm_new_token(self, token: Any, *, chunk: Any = None, **kwargs: Any) -> None:
+            self.seen.append((token, chunk.message))
+
+    options = {"output_version": output_version} if output_version else {}
+    llm = _mock_model(streaming=True, **options)
+    tokens = Tokens()
+    message = llm.invoke("x", {"callbacks": [tokens]})
+    streamed = list(_mock_model(**options).stream("x"))
+    assert len(streamed) == 4  # id and name, the arguments, the blocker, the last chunk
+    assert [chunk.model_copy(update={"id": None}) for _, chunk in tokens.seen] == [
+        chunk.model_copy(update={"id": None}) for chunk in streamed
+    ]
+    assert all(token == chunk.content for token, chunk in tokens.seen)
+    assert {chunk.id for _, chunk in tokens.seen} == {message.id}
 
 
 def test_the_model_is_shown_its_own_arguments_on_the_next_turn(server: Any) -> None:
@@ -238,6 +341,7 @@ def test_the_model_is_shown_its_own_arguments_on_the_next_turn(server: Any) -> N
     server.enqueue(_cut_call_stream())
     agent = create_agent(_model(server), tools=[calc])
     ran: list[Any] = []
+    pieces: list[Any] = []
     state: dict[str, Any] = {}
     for mode, payload in agent.stream(
         {"messages": [HumanMessage("double 1")]}, stream_mode=["messages", "values"]
@@ -246,9 +350,14 @@ def test_the_model_is_shown_its_own_arguments_on_the_next_turn(server: Any) -> N
             state = payload
         elif getattr(payload[0], "type", "") == "tool":
             ran.append(payload[0])
+        elif payload[0].tool_call_chunks:
+            pieces.append(payload[0])
     assert ran == []
+    assert len(pieces) >= 2  # the call's pieces went out as they came
     answer = state["messages"][-1]
-    assert answer.tool_calls == [] and answer.additional_kwargs["tool_call_errors"]
+    assert answer.tool_calls == []
+    assert answer.invalid_tool_calls == EXACT_INVALID
+    assert answer.id == pieces[0].id
 
     reply = {"role": "assistant", "content": "ok"}
     choice = {"index": 0, "message": reply, "finish_reason": "stop"}

@@ -285,6 +285,26 @@ def test_max_output_tokens_finishes_with_length_and_a_cut_call_is_invalid(
         assert invalid["args"].startswith('{"city": "Pa')  # the raw text, never a repaired dict
 
 
+def test_the_model_is_shown_its_own_cut_arguments_on_the_next_turn(
+    server: ScriptedServer,
+) -> None:
+    """A streamed cut call (summed with `+`, so its pieces end with the repair blocker)
+    goes back as the `function_call` the model wrote, not with our blocker."""
+    cut = [
+        created(),
+        added(0, call_item(0, "Paris")),
+        args(0, '{"city": "Pa'),
+        terminal("incomplete", incomplete_details={"reason": "max_output_tokens"}),
+    ]
+    server.enqueue(sse(*cut), Scripted.json(response("completed", [message_item("ok")])))
+    llm = model(server, max_tokens=10)
+    answer = streamed(llm, "x")
+    assert answer.invalid_tool_calls[0]["args"] != '{"city": "Pa'  # the blocker is in the sum
+    llm.invoke([HumanMessage("x"), answer, ToolMessage("cut off", tool_call_id="call_paris")])
+    [call] = [item for item in sent(server)["input"] if item.get("type") == "function_call"]
+    assert (call["call_id"], call["arguments"]) == ("call_paris", '{"city": "Pa')
+
+
 @pytest.mark.parametrize(
     ("failure", "error_type", "message"),
     [

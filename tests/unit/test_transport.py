@@ -1006,6 +1006,23 @@ def test_a_proxy_backend_takes_its_frame_limit_from_the_config() -> None:
     assert backend.client.transport.max_frame_size == 4096
 
 
+@pytest.mark.parametrize("size", [0, -1, "16MiB", True, None])
+def test_a_frame_limit_that_is_not_a_positive_number_is_refused(size: Any) -> None:
+    """`max_frame_size = 0` would refuse every response; a string failed with a bare
+    ValueError. Both places that take it say which setting is wrong."""
+    from pydantic import ValidationError
+
+    from langchain_bhumi.core.errors import ConfigurationError
+    from langchain_bhumi.proxy.config import parse_config
+
+    table = {"provider": "llamacpp", "max_frame_size": size}
+    with pytest.raises(ConfigurationError, match=r"\[backends\.local\]\.max_frame_size"):
+        parse_config({"backends": {"local": table}})
+    if size is not True:  # pydantic reads True as 1, a valid (if tiny) limit
+        with pytest.raises(ValidationError, match="max_frame_size"):
+            make_llm("http://127.0.0.1:9", max_frame_size=size)
+
+
 # --- one LangChain chunk per network read ---------------------------------------------
 
 

@@ -78,10 +78,16 @@ from langchain_bhumi.core.events import (
     TextDelta,
     Usage,
 )
-from langchain_bhumi.core.framing import WHOLE_BODY, Frame, Framer, SSEFramer, WholeBodyFramer
+from langchain_bhumi.core.framing import WHOLE_BODY, Frame, Framer, WholeBodyFramer, framer_for
 from langchain_bhumi.core.tool_ids import ToolIdMap, ToolIdRule
 from langchain_bhumi.core.toolcalls import ToolCallAssembler
-from langchain_bhumi.protocols.base import TOOL_CALL_EXTRAS, ChatProtocol, ChatRequest, ToolChoice
+from langchain_bhumi.protocols.base import (
+    TOOL_CALL_EXTRAS,
+    ChatProtocol,
+    ChatRequest,
+    ToolChoice,
+    invalid_call_arguments,
+)
 from langchain_bhumi.protocols.content import (
     MediaPart,
     OtherPart,
@@ -388,7 +394,7 @@ def _encode_assistant(
         arguments = json.dumps(call["args"], ensure_ascii=False)
         items.append(_encode_call(call["id"], call["name"], arguments, extras, ids))
     for invalid in message.invalid_tool_calls:
-        arguments = invalid["args"] or ""
+        arguments = invalid_call_arguments(message, invalid)
         items.append(_encode_call(invalid["id"], invalid["name"], arguments, extras, ids))
     while items and items[-1].get("type") == "reasoning":
         logger.debug(
@@ -511,9 +517,8 @@ class OpenAIResponsesStreamDecoder(FrameDecoder):
         self._annotations: list[Any] = []
 
     def new_framer(self, content_type: str) -> Framer:
-        if content_type.startswith("application/json"):
-            return WholeBodyFramer()  # a whole response (the server ignored "stream")
-        return SSEFramer()
+        # JSON: a whole response (the server ignored "stream").
+        return framer_for(content_type, WholeBodyFramer)
 
     @property
     def ending(self) -> str:
