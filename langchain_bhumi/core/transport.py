@@ -110,11 +110,12 @@ class _LoopPool:
     so a loop that is dropped without being closed is collected with its pool.
     """
 
-    __slots__ = ("_watch", "client", "loop")
+    __slots__ = ("_watch", "client", "closed", "loop")
 
     def __init__(self, client: httpx.AsyncClient, loop: asyncio.AbstractEventLoop) -> None:
         self.client = client
         self.loop = loop
+        self.closed = False
         self._watch = self._until_loop_shutdown()
         step = self._watch.asend(None)  # the loop's asyncgen hooks register it here
         with contextlib.suppress(StopIteration):
@@ -124,12 +125,9 @@ class _LoopPool:
         try:
             yield
         finally:
+            self.closed = True
             if not self.loop.is_closed():
                 await self.client.aclose()
-
-    @property
-    def is_open(self) -> bool:
-        return not self.client.is_closed
 
     async def aclose(self) -> None:
         await self._watch.aclose()
@@ -240,12 +238,14 @@ class Transport:
             return self._external_async_client
         loop = asyncio.get_running_loop()
         pool = self._pool_of(loop)
-        if pool is None or not pool.is_open:
+        if pool is None or pool.closed:
             pool = self._new_pool(loop)
         return pool.client
 
     def _pool_of(self, loop: asyncio.AbstractEventLoop) -> _LoopPool | None:
-        kept = _pools_kept_by(loop)
+        kept: weakref.WeakKeyDictionary[Transport, _LoopPool] | None = getattr(
+            loop, _POOLS_ATTRIBUTE, None
+        )
         if kept is None:
             return self._pools_held_here.get(loop)
         return kept.get(self)
