@@ -146,8 +146,8 @@ def _pools_kept_by(
     A pool refers to its loop (its connections do), so whatever keeps pools by loop keeps
     the loop alive too. Kept by the loop, a pool goes when the loop is collected, and when
     its transport is (the entry is weak on the transport's side). `None` for a loop that
-    takes no attributes (uvloop's `uvloop.Loop` does; a bare C loop class may not), and,
-    unless `create`, for one that keeps none yet.
+    takes no attributes (`uvloop.Loop` takes them; its C base `uvloop.loop.Loop` does not),
+    and, unless `create`, for one that keeps none yet.
     """
     try:
         attributes = vars(loop)
