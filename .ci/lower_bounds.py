@@ -1,5 +1,7 @@
-"""Print pip constraints that pin every runtime dependency (and the proxy and aiohttp
-extras) to the lowest version pyproject.toml claims to support: `name==floor`."""
+"""Print pip constraints that pin every runtime dependency (and the proxy, aiohttp and demo
+extras: langchain's floor too) to the lowest version pyproject.toml claims to support:
+`name==floor`. What those floors pull in (langgraph, through langchain) resolves to the
+newest version they allow."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ requirements = [
     *project["dependencies"],
     *project["optional-dependencies"]["proxy"],
     *project["optional-dependencies"]["aiohttp"],
+    *project["optional-dependencies"]["demo"],
 ]
 for requirement in requirements:
     if ";" in requirement:  # a marker (tomli on Python 3.10): not a floor of ours

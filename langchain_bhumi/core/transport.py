@@ -28,6 +28,7 @@ import json
 import logging
 import ssl
 import time
+import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -93,6 +94,10 @@ def shared_ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+# The attribute under which an event loop keeps its pools (see `_pools_kept_by`).
+_POOLS_ATTRIBUTE = "_langchain_bhumi_pools"
+
+
 class _LoopPool:
     """An async client that lives as long as its event loop.
 
@@ -101,20 +106,16 @@ class _LoopPool:
     async generator of its loop before closing the loop (`loop.shutdown_asyncgens`): each
     pool is held open by one such generator, so it closes cleanly, inside its own loop,
     when the loop ends. A loop closed without that step leaves its pool to be dropped
-    (`discard`) on the next async call.
+    (`discard`) on the next async call. The loop itself keeps the pool (`_pools_kept_by`),
+    so a loop that is dropped without being closed is collected with its pool.
     """
 
-    __slots__ = ("_registry", "_watch", "client", "loop")
+    __slots__ = ("_watch", "client", "closed", "loop")
 
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        loop: asyncio.AbstractEventLoop,
-        registry: dict[asyncio.AbstractEventLoop, _LoopPool],
-    ) -> None:
+    def __init__(self, client: httpx.AsyncClient, loop: asyncio.AbstractEventLoop) -> None:
         self.client = client
         self.loop = loop
-        self._registry = registry
+        self.closed = False
         self._watch = self._until_loop_shutdown()
         step = self._watch.asend(None)  # the loop's asyncgen hooks register it here
         with contextlib.suppress(StopIteration):
@@ -124,8 +125,7 @@ class _LoopPool:
         try:
             yield
         finally:
-            if self._registry.get(self.loop) is self:
-                del self._registry[self.loop]
+            self.closed = True
             if not self.loop.is_closed():
                 await self.client.aclose()
 
@@ -136,6 +136,27 @@ class _LoopPool:
         """Let go of the pool of a loop that is already closed (nothing left to await)."""
         with contextlib.suppress(StopIteration, RuntimeError):
             self._watch.aclose().send(None)
+
+
+def _pools_kept_by(
+    loop: asyncio.AbstractEventLoop, *, create: bool = False
+) -> weakref.WeakKeyDictionary[Transport, _LoopPool] | None:
+    """The pools `loop` keeps alive, one per live `Transport`.
+
+    A pool refers to its loop (its connections do), so whatever keeps pools by loop keeps
+    the loop alive too. Kept by the loop, a pool goes when the loop is collected, and when
+    its transport is (the entry is weak on the transport's side). `None` for a loop that
+    takes no attributes (`uvloop.Loop` takes them; its C base `uvloop.loop.Loop` does not),
+    and, unless `create`, for one that keeps none yet.
+    """
+    try:
+        attributes = vars(loop)
+    except TypeError:
+        return None
+    pools: weakref.WeakKeyDictionary[Transport, _LoopPool] | None = attributes.get(_POOLS_ATTRIBUTE)
+    if pools is None and create:
+        pools = attributes[_POOLS_ATTRIBUTE] = weakref.WeakKeyDictionary()
+    return pools
 
 
 class Transport:
@@ -182,7 +203,10 @@ class Transport:
         self._external_client = http_client
         self._external_async_client = http_async_client
         self._client: httpx.Client | None = None
-        self._async_clients: dict[asyncio.AbstractEventLoop, _LoopPool] = {}
+        # The loops that keep a pool of ours (to let go of those closed by hand), and the
+        # pools of loops that cannot keep them (held here until their loop closes).
+        self._pool_loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+        self._pools_held_here: dict[asyncio.AbstractEventLoop, _LoopPool] = {}
         self._async_backend = async_backend
         self._urls: dict[str, httpx.URL] = {}
         self._fixed_timeouts: dict[bool, httpx.Timeout] = {}
@@ -212,13 +236,39 @@ class Transport:
         if self._external_async_client is not None:
             return self._external_async_client
         loop = asyncio.get_running_loop()
-        pool = self._async_clients.get(loop)
-        if pool is None:
-            for dead in [other for other in self._async_clients if other.is_closed()]:
-                self._async_clients.pop(dead).discard()
-            pool = _LoopPool(self._new_async_client(), loop, self._async_clients)
-            self._async_clients[loop] = pool
+        pool = self._pool_of(loop)
+        if pool is None or pool.closed:
+            pool = self._new_pool(loop)
         return pool.client
+
+    def _pool_of(self, loop: asyncio.AbstractEventLoop) -> _LoopPool | None:
+        kept: weakref.WeakKeyDictionary[Transport, _LoopPool] | None = getattr(
+            loop, _POOLS_ATTRIBUTE, None
+        )
+        if kept is None:
+            return self._pools_held_here.get(loop)
+        return kept.get(self)
+
+    def _new_pool(self, loop: asyncio.AbstractEventLoop) -> _LoopPool:
+        self._let_go_of_closed_loops()
+        pool = _LoopPool(self._new_async_client(), loop)
+        kept = _pools_kept_by(loop, create=True)
+        if kept is None:
+            self._pools_held_here[loop] = pool
+        else:
+            kept[self] = pool
+            self._pool_loops.add(loop)
+        return pool
+
+    def _let_go_of_closed_loops(self) -> None:
+        for loop in [loop for loop in self._pool_loops if loop.is_closed()]:
+            self._pool_loops.discard(loop)
+            kept = _pools_kept_by(loop)
+            pool = kept.pop(self, None) if kept is not None else None
+            if pool is not None:
+                pool.discard()
+        for loop in [loop for loop in self._pools_held_here if loop.is_closed()]:
+            self._pools_held_here.pop(loop).discard()
 
     def _new_async_client(self) -> httpx.AsyncClient:
         if self._async_backend == "aiohttp":
@@ -248,7 +298,7 @@ class Transport:
     async def aclose(self) -> None:
         """Close the private pools: the sync one and the one of the running loop."""
         self.close()
-        pool = self._async_clients.get(asyncio.get_running_loop())
+        pool = self._pool_of(asyncio.get_running_loop())
         if pool is not None:
             await pool.aclose()
 

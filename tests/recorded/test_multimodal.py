@@ -2,11 +2,15 @@
 
 The local llama.cpp server runs a text-only model: no package on PyPI ships the GGUF
 weights and the mmproj projector of a vision model, which llama-server needs to accept
-images (the server build itself supports them). So against it this checks what can be
-checked: the image part is encoded as the server's API wants and reaches its media
-loader, which answers that this model has no vision. Cloud targets, once recorded with a
-key, check that the model sees the image. The encoders' shapes for all three formats,
-including images and PDFs in tool results, are covered in `tests/unit/test_multimodal.py`.
+images (the server build itself supports them). Checked 2026-12-03: globalmm 0.2.2 ships
+no weights (it builds an mmproj from SigLIP and the LLM's weights, both fetched from Hugging
+Face with torch and transformers), and dooms-cpp 0.6.1 has only macOS arm64 wheels, runs its
+own engine rather than llama-server, and downloads its models at run time. So against it
+this checks what can be checked: the image part is encoded as the server's API wants and
+reaches its media loader, which answers that this model has no vision. Cloud targets, once
+recorded with a key, check that the model sees the image. The encoders' shapes for all three
+formats, including images and PDFs in tool results, are covered in
+`tests/unit/test_multimodal.py`.
 """
 
 from __future__ import annotations

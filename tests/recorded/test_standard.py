@@ -9,6 +9,10 @@ The image, PDF and audio input tests (and image/PDF tool messages) stay off: thi
 runs a text-only model, and no package on PyPI ships a vision model's GGUF weights with
 the mmproj projector llama-server needs for images (the server answers "image input is
 not supported ... provide the mmproj"; tests/recorded/test_multimodal.py records that).
+The two near misses (checked 2026-12-03) do not help: globalmm 0.2.2 ships no weights and
+builds an mmproj from google/siglip-so400m-patch14-384 and the LLM's weights fetched from
+Hugging Face with torch and transformers, and dooms-cpp 0.6.1 has only macOS arm64 wheels,
+runs its own engine rather than llama-server, and also downloads its models at run time.
 The three encoders are checked against the APIs' documented shapes in
 tests/unit/test_multimodal.py.
 """

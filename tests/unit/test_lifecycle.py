@@ -12,12 +12,14 @@ import gc
 import os
 import pickle
 import time
+import weakref
 from pathlib import Path
 
 import httpx
 import pytest
 
 from langchain_bhumi import ChatBhumi, ConfigurationError
+from langchain_bhumi.core import transport
 from tests.support.server import Received, Scripted, ScriptedServer
 from tests.support.wire import openai_answer
 
@@ -105,6 +107,70 @@ def test_a_loop_closed_by_hand_does_not_keep_its_pool(server: ScriptedServer) ->
         loop.close()
     asyncio.run(llm.ainvoke("hello"))
     assert _open_async_clients() <= 1
+
+
+@pytest.mark.filterwarnings("ignore::ResourceWarning")  # the unclosed loops are the point
+@pytest.mark.parametrize("backend", ["httpx", "aiohttp"])
+def test_loops_dropped_without_closing_are_collected_with_their_pools(
+    backend: str, server: ScriptedServer
+) -> None:
+    """Loops that are used and then dropped, never closed (no `asyncio.run`, no `close`):
+    the garbage collector takes each loop and its pool, as if the model were not there."""
+    server.responder = hi
+    llm = ChatBhumi(
+        model="openai/m", base_url=server.url, api_key=KEY, max_retries=0, async_backend=backend
+    )
+    clients = _open_async_clients()
+    loops = []
+    for _ in range(20):
+        loop = asyncio.new_event_loop()
+        assert loop.run_until_complete(llm.ainvoke("hello")).text == "hi"
+        loops.append(weakref.ref(loop))
+        del loop
+    gc.collect()
+
+    assert sum(ref() is not None for ref in loops) == 0
+    assert _open_async_clients() <= clients
+    assert asyncio.run(llm.ainvoke("the model still works")).text == "hi"
+
+
+def test_models_dropped_in_a_long_lived_loop_release_their_pools(
+    server: ScriptedServer,
+) -> None:
+    """A server that builds a model per request (or `model_copy`s one) in one loop that
+    runs for days: each dropped model's pool closes, the loop does not collect them."""
+    server.responder = hi
+
+    async def serve_ten_requests() -> int:
+        clients = _open_async_clients()
+        for _ in range(10):
+            llm = ChatBhumi(model="openai/m", base_url=server.url, api_key=KEY)
+            assert (await llm.ainvoke("hello")).text == "hi"
+            del llm
+        gc.collect()  # the loop schedules a task that closes each dropped model's pool
+        await asyncio.sleep(0)  # ... which starts now
+        await asyncio.gather(*(asyncio.all_tasks() - {asyncio.current_task()}))
+        return _open_async_clients() - clients
+
+    assert asyncio.run(serve_ten_requests()) <= 0
+
+
+def test_loops_that_take_no_attributes_still_release_their_pools(
+    monkeypatch: pytest.MonkeyPatch, server: ScriptedServer
+) -> None:
+    """A loop class without `__dict__` (a bare C loop, like `uvloop.loop.Loop`) cannot keep
+    its pools: the model keeps them until the loop closes, by `asyncio.run` or by hand."""
+    monkeypatch.setattr(transport, "_pools_kept_by", lambda loop, create=False: None)
+    server.responder = hi
+    llm = ChatBhumi(model="openai/m", base_url=server.url, api_key=KEY)
+    clients = _open_async_clients()
+    for _ in range(5):
+        assert asyncio.run(llm.ainvoke("hello")).text == "hi"
+        loop = asyncio.new_event_loop()
+        loop.run_until_complete(llm.ainvoke("hello"))
+        loop.close()
+    asyncio.run(llm.ainvoke("hello"))
+    assert _open_async_clients() <= clients
 
 
 def _used(server: ScriptedServer) -> ChatBhumi:
