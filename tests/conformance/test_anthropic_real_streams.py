@@ -73,7 +73,6 @@ FAILED = [e for e in EXCHANGES if e.status != 200]
 WITH_THINKING = [e for e in STREAMED + WHOLE if expected_for(e).thinking_blocks]
 
 API_KEY = "sk-ant-fake-conformance-0000"
-MODES = ("stream", "astream", "invoke", "ainvoke")
 STATUS_CLASSES: dict[int, type[ProviderHTTPError]] = {400: BadRequestError, 404: NotFoundError}
 
 # Exchanges whose recording forces a deliberate reading, and why. Nothing is skipped.

@@ -26,9 +26,6 @@ The folder is found next to the repository (`../shared/real-streams`) or through
 from __future__ import annotations
 
 import json
-import random
-import zlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -41,7 +38,13 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
-from langchain_bhumi import BadRequestError, ChatBhumi, ProviderHTTPError, RateLimitError
+from langchain_bhumi import (
+    BadRequestError,
+    BhumiError,
+    ChatBhumi,
+    ProviderHTTPError,
+    RateLimitError,
+)
 from tests.conformance._gemini_reference import (
     ENV_VAR,
     TYPE_NUMBERS,
@@ -55,8 +58,15 @@ from tests.conformance._gemini_reference import (
     signature_bytes,
     streams_root,
 )
-from tests.conformance._replay import aggregate, cut_points, recordings_only
-from tests.support.server import Scripted, ScriptedServer, split_at
+from tests.conformance._modes import Format
+from tests.conformance._replay import (
+    aggregate,
+    cut_by_seed,
+    params,
+    recordings_only,
+    serve_parts,
+)
+from tests.support.server import ScriptedServer
 
 ROOT = streams_root()
 RECORDINGS_ONLY = recordings_only(ROOT, ENV_VAR)
@@ -66,9 +76,7 @@ STREAMED = [e for e in EXCHANGES if e.status == 200 and e.streamed]
 WHOLE = [e for e in EXCHANGES if e.status == 200 and not e.streamed]
 FAILED = [e for e in EXCHANGES if e.status != 200]
 
-MESSAGES: list[tuple[str, str]] = [("human", "Replay the recorded answer, please.")]
 API_KEY = "AIza-test-conformance-0000"
-MODES = ("stream", "astream", "invoke", "ainvoke")
 STATUS_CLASSES: dict[int, type[ProviderHTTPError]] = {400: BadRequestError, 429: RateLimitError}
 
 # Exchanges whose recording forces a deliberate reading, and why. Nothing is skipped.
@@ -112,16 +120,6 @@ SPECIAL_CASES: dict[str, str] = {
 # --- helpers ----------------------------------------------------------------------------
 
 
-def _ids(exchanges: list[Exchange]) -> list[Any]:
-    return [pytest.param(e, id=e.folder) for e in exchanges]
-
-
-def body_parts(exchange: Exchange, mode: str) -> list[bytes]:
-    """The body cut for one mode; the cuts depend only on the exchange name and mode."""
-    rng = random.Random(zlib.crc32(f"{exchange.name}/{mode}".encode()))
-    return split_at(exchange.body, cut_points(rng, exchange.body))
-
-
 def _vertex_prefix(exchange: Exchange) -> str | None:
     """`/v1/projects/.../publishers/google` for an exchange recorded on Vertex AI."""
     if "aiplatform" not in str(exchange.meta.get("host")):
@@ -157,18 +155,8 @@ def expected_path(exchange: Exchange, *, streaming: bool) -> str:
 
 
 def serve(exchange: Exchange, server: ScriptedServer, mode: str) -> None:
-    server.enqueue(
-        Scripted(
-            status=exchange.status,
-            parts=body_parts(exchange, mode),
-            content_type=exchange.content_type,
-        )
-    )
-
-
-async def _drain(chunks: AsyncIterator[AIMessageChunk], into: list[AIMessageChunk]) -> None:
-    async for chunk in chunks:
-        into.append(chunk)
+    """Queue the body cut for `mode`; the cuts depend only on the exchange name and mode."""
+    serve_parts(server, exchange, cut_by_seed(f"{exchange.name}/{mode}", exchange.body))
 
 
 # --- checks -----------------------------------------------------------------------------
@@ -245,7 +233,7 @@ def check_chunks(chunks: list[AIMessageChunk], expected: Expected) -> None:
     assert announced == list(range(len(expected.calls)))
 
 
-def check_request(server: ScriptedServer, exchange: Exchange, *, streaming: bool) -> None:
+def check_request(server: ScriptedServer, exchange: Exchange, streaming: bool) -> None:
     """One request, to the recorded endpoint, the key in a header and not in the URL."""
     assert len(server.received) == 1, [r.path for r in server.received]
     request = server.received[0]
@@ -255,8 +243,9 @@ def check_request(server: ScriptedServer, exchange: Exchange, *, streaming: bool
     assert request.json()["contents"][0]["role"] == "user"
 
 
-def check_http_error(error: ProviderHTTPError, exchange: Exchange) -> None:
+def check_http_error(error: BhumiError | None, exchange: Exchange, server: ScriptedServer) -> None:
     """The typed error carries the status, Google's status word, message and retry delay."""
+    assert isinstance(error, ProviderHTTPError), repr(error)
     want = expected_error(exchange)
     assert isinstance(error, STATUS_CLASSES[exchange.status]), type(error)
     assert error.status_code == exchange.status
@@ -266,79 +255,24 @@ def check_http_error(error: ProviderHTTPError, exchange: Exchange) -> None:
     assert API_KEY not in str(error)
 
 
+FORMAT = Format(
+    serve=serve,
+    make_model=make_model,
+    expected_for=expected_for,
+    check_failure=check_http_error,
+    check_request=check_request,
+    check_chunks=check_chunks,
+    check_message=check_message,
+    invoke_streams=lambda exchange: exchange.streamed,
+)
+
+
 # --- replay -----------------------------------------------------------------------------
 
-
-@pytest.mark.parametrize("exchange", _ids(STREAMED + FAILED))
-def test_stream(exchange: Exchange, server: ScriptedServer) -> None:
-    """`stream`: chunks obey the streaming contract and add up to the recorded answer."""
-    serve(exchange, server, "stream")
-    with make_model(exchange, server, streaming=False) as llm:
-        if exchange.status != 200:
-            chunks: list[AIMessageChunk] = []
-            with pytest.raises(ProviderHTTPError) as info:
-                chunks.extend(llm.stream(MESSAGES))
-            check_http_error(info.value, exchange)
-            assert not chunks
-            return
-        chunks = list(llm.stream(MESSAGES))
-    expected = expected_for(exchange)
-    check_request(server, exchange, streaming=True)
-    check_chunks(chunks, expected)
-    check_message(aggregate(chunks), expected, exchange)
-
-
-@pytest.mark.parametrize("exchange", _ids(STREAMED + FAILED))
-async def test_astream(exchange: Exchange, server: ScriptedServer) -> None:
-    """`astream`: the async twin of `test_stream`."""
-    serve(exchange, server, "astream")
-    async with make_model(exchange, server, streaming=False) as llm:
-        if exchange.status != 200:
-            received: list[AIMessageChunk] = []
-            with pytest.raises(ProviderHTTPError) as info:
-                await _drain(llm.astream(MESSAGES), received)
-            check_http_error(info.value, exchange)
-            assert not received
-            return
-        chunks = [chunk async for chunk in llm.astream(MESSAGES)]
-    expected = expected_for(exchange)
-    check_request(server, exchange, streaming=True)
-    check_chunks(chunks, expected)
-    check_message(aggregate(chunks), expected, exchange)
-
-
-@pytest.mark.parametrize("exchange", _ids(EXCHANGES))
-def test_invoke(exchange: Exchange, server: ScriptedServer) -> None:
-    """`invoke` (streaming under the hood for streamed recordings) gives the answer."""
-    serve(exchange, server, "invoke")
-    streaming = exchange.streamed
-    with make_model(exchange, server, streaming=streaming) as llm:
-        if exchange.status != 200:
-            with pytest.raises(ProviderHTTPError) as info:
-                llm.invoke(MESSAGES)
-            check_http_error(info.value, exchange)
-            return
-        message = llm.invoke(MESSAGES)
-    check_request(server, exchange, streaming=streaming)
-    assert isinstance(message, AIMessage)
-    check_message(message, expected_for(exchange), exchange)
-
-
-@pytest.mark.parametrize("exchange", _ids(EXCHANGES))
-async def test_ainvoke(exchange: Exchange, server: ScriptedServer) -> None:
-    """`ainvoke`: the async twin of `test_invoke`."""
-    serve(exchange, server, "ainvoke")
-    streaming = exchange.streamed
-    async with make_model(exchange, server, streaming=streaming) as llm:
-        if exchange.status != 200:
-            with pytest.raises(ProviderHTTPError) as info:
-                await llm.ainvoke(MESSAGES)
-            check_http_error(info.value, exchange)
-            return
-        message = await llm.ainvoke(MESSAGES)
-    check_request(server, exchange, streaming=streaming)
-    assert isinstance(message, AIMessage)
-    check_message(message, expected_for(exchange), exchange)
+test_stream, test_astream, test_invoke, test_ainvoke = FORMAT.tests(
+    streamed=params(STREAMED + FAILED, id_of=lambda e: e.folder),
+    every=params(EXCHANGES, id_of=lambda e: e.folder),
+)
 
 
 @RECORDINGS_ONLY
