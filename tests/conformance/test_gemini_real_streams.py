@@ -46,7 +46,6 @@ from langchain_bhumi import (
     RateLimitError,
 )
 from tests.conformance._gemini_reference import (
-    ENV_VAR,
     TYPE_NUMBERS,
     Exchange,
     Expected,
@@ -56,9 +55,9 @@ from tests.conformance._gemini_reference import (
     expected_for,
     load_exchanges,
     signature_bytes,
-    streams_root,
 )
 from tests.conformance._modes import Format
+from tests.conformance._reference import ENV_VAR, streams_root
 from tests.conformance._replay import (
     aggregate,
     cut_by_seed,
