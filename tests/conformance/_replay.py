@@ -53,6 +53,18 @@ def recordings_only(root: Path, env_var: str) -> pytest.MarkDecorator:
     )
 
 
+def by_outcome(
+    exchanges: Sequence[R], streamed: Callable[[R], bool] = lambda e: e.is_sse
+) -> tuple[list[R], list[R], list[R]]:
+    """The exchanges split into streamed answers, whole answers and failures (non-200)."""
+    answered = [e for e in exchanges if e.status == 200]
+    return (
+        [e for e in answered if streamed(e)],
+        [e for e in answered if not streamed(e)],
+        [e for e in exchanges if e.status != 200],
+    )
+
+
 def params(exchanges: Sequence[R], id_of: Callable[[R], str] = lambda e: e.name) -> list[Any]:
     """One `pytest.param` an exchange, with its test id."""
     return [pytest.param(e, id=id_of(e)) for e in exchanges]

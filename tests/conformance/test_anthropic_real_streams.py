@@ -56,6 +56,7 @@ from tests.conformance._anthropic_reference import (
 from tests.conformance._modes import Format
 from tests.conformance._replay import (
     MESSAGES,
+    by_outcome,
     cut_by_seed,
     params,
     recordings_only,
@@ -67,9 +68,7 @@ ROOT = streams_root()
 RECORDINGS_ONLY = recordings_only(ROOT, ENV_VAR)
 
 EXCHANGES = anthropic_exchanges()
-STREAMED = [e for e in EXCHANGES if e.status == 200 and e.is_sse]
-WHOLE = [e for e in EXCHANGES if e.status == 200 and not e.is_sse]
-FAILED = [e for e in EXCHANGES if e.status != 200]
+STREAMED, WHOLE, FAILED = by_outcome(EXCHANGES)
 WITH_THINKING = [e for e in STREAMED + WHOLE if expected_for(e).thinking_blocks]
 
 API_KEY = "sk-ant-fake-conformance-0000"

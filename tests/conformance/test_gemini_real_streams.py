@@ -60,6 +60,7 @@ from tests.conformance._modes import Format
 from tests.conformance._reference import ENV_VAR, streams_root
 from tests.conformance._replay import (
     aggregate,
+    by_outcome,
     cut_by_seed,
     params,
     recordings_only,
@@ -71,9 +72,7 @@ ROOT = streams_root()
 RECORDINGS_ONLY = recordings_only(ROOT, ENV_VAR)
 
 EXCHANGES = load_exchanges(ROOT)
-STREAMED = [e for e in EXCHANGES if e.status == 200 and e.streamed]
-WHOLE = [e for e in EXCHANGES if e.status == 200 and not e.streamed]
-FAILED = [e for e in EXCHANGES if e.status != 200]
+STREAMED, WHOLE, FAILED = by_outcome(EXCHANGES, streamed=lambda e: e.streamed)
 
 API_KEY = "AIza-test-conformance-0000"
 STATUS_CLASSES: dict[int, type[ProviderHTTPError]] = {400: BadRequestError, 429: RateLimitError}

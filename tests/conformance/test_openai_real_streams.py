@@ -44,6 +44,7 @@ from tests.conformance._reference import (
 )
 from tests.conformance._replay import (
     aggregate,
+    by_outcome,
     collect,
     cut_for_mode,
     params,
@@ -56,9 +57,7 @@ ROOT = streams_root()
 RECORDINGS_ONLY = recordings_only(ROOT, ENV_VAR)
 
 EXCHANGES = load_exchanges(ROOT)
-STREAMED = [e for e in EXCHANGES if e.status == 200 and e.is_sse]
-WHOLE = [e for e in EXCHANGES if e.status == 200 and not e.is_sse]
-FAILED = [e for e in EXCHANGES if e.status != 200]
+STREAMED, WHOLE, FAILED = by_outcome(EXCHANGES)
 
 API_KEY = "sk-test-conformance-0000"
 MODES = ("stream", "astream", "invoke", "ainvoke", "stream-without-done")

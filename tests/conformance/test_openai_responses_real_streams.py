@@ -36,6 +36,7 @@ from langchain_bhumi import (
 from tests.conformance._modes import Format
 from tests.conformance._replay import (
     MESSAGES,
+    by_outcome,
     collect,
     cut_for_mode,
     params,
@@ -58,9 +59,7 @@ ROOT = streams_root()
 RECORDINGS_ONLY = recordings_only(ROOT, ENV_VAR)
 
 EXCHANGES = responses_exchanges()
-STREAMED = [e for e in EXCHANGES if e.status == 200 and e.is_sse]
-WHOLE = [e for e in EXCHANGES if e.status == 200 and not e.is_sse]
-FAILED = [e for e in EXCHANGES if e.status != 200]
+STREAMED, WHOLE, FAILED = by_outcome(EXCHANGES)
 
 API_KEY = "sk-test-conformance-0000"
 MODES = ("stream", "astream", "invoke", "ainvoke", "stream-without-terminal")
