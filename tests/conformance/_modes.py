@@ -27,6 +27,33 @@ X = TypeVar("X")
 Test = Callable[..., Any]
 
 
+def check_stream_contract(chunks: list[AIMessageChunk]) -> list[int]:
+    """The streaming contract every format keeps: the last chunk, and only it, is marked
+    last and names the model; no other chunk carries a finish reason; a call's id and name
+    come on its first chunk only. Returns the call indices in the order they appeared."""
+    assert chunks
+    last = chunks[-1]
+    assert last.chunk_position == "last"
+    assert "model_name" in last.response_metadata
+    for chunk in chunks[:-1]:
+        assert chunk.chunk_position != "last"
+        assert "finish_reason" not in chunk.response_metadata, chunk
+        assert "model_name" not in chunk.response_metadata, chunk
+    announced: list[int] = []
+    for chunk in chunks:
+        for piece in chunk.tool_call_chunks:
+            index = piece["index"]
+            assert isinstance(index, int), piece
+            if index not in announced:
+                assert piece["id"], f"first chunk of call {index} has no id: {piece}"
+                assert piece["name"], f"first chunk of call {index} has no name: {piece}"
+                announced.append(index)
+            else:
+                assert piece["id"] is None, f"call {index} repeats its id: {piece}"
+                assert piece["name"] is None, f"call {index} repeats its name: {piece}"
+    return announced
+
+
 class ModelFactory(Protocol[R]):
     def __call__(self, exchange: R, server: ScriptedServer, *, streaming: bool) -> ChatBhumi: ...
 

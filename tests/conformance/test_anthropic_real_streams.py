@@ -53,7 +53,7 @@ from tests.conformance._anthropic_reference import (
     expected_for,
     streams_root,
 )
-from tests.conformance._modes import Format
+from tests.conformance._modes import Format, check_stream_contract
 from tests.conformance._replay import (
     MESSAGES,
     by_outcome,
@@ -195,29 +195,13 @@ def check_message(message: AIMessage, expected: AnthropicExpected, exchange: Exc
 
 
 def check_chunks(chunks: list[AIMessageChunk], expected: AnthropicExpected) -> None:
-    """Metadata and usage once, on the last chunk; a call's id and name on its first."""
-    assert chunks
-    last = chunks[-1]
-    assert last.chunk_position == "last"
-    assert "model_name" in last.response_metadata
-    assert "finish_reason" in last.response_metadata
+    """The streaming contract; the finish reason, thinking blocks and usage once, on the
+    last chunk."""
+    announced = check_stream_contract(chunks)
+    assert "finish_reason" in chunks[-1].response_metadata
     for chunk in chunks[:-1]:
-        assert chunk.chunk_position != "last"
-        assert "finish_reason" not in chunk.response_metadata
-        assert "model_name" not in chunk.response_metadata
         assert "thinking_blocks" not in chunk.additional_kwargs
-    assert [c for c in chunks if c.usage_metadata] == [last]
-
-    announced: set[int] = set()
-    for chunk in chunks:
-        for piece in chunk.tool_call_chunks:
-            index = piece["index"]
-            assert isinstance(index, int), piece
-            if index not in announced:
-                assert piece["id"] and piece["name"], piece
-                announced.add(index)
-            else:
-                assert piece["id"] is None and piece["name"] is None, piece
+    assert [c for c in chunks if c.usage_metadata] == [chunks[-1]]
     assert len(announced) == len(expected.calls)
 
 

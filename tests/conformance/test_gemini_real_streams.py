@@ -56,7 +56,7 @@ from tests.conformance._gemini_reference import (
     load_exchanges,
     signature_bytes,
 )
-from tests.conformance._modes import Format
+from tests.conformance._modes import Format, check_stream_contract
 from tests.conformance._reference import ENV_VAR, streams_root
 from tests.conformance._replay import (
     aggregate,
@@ -206,28 +206,11 @@ def check_message(message: AIMessage, expected: Expected, exchange: Exchange) ->
 
 
 def check_chunks(chunks: list[AIMessageChunk], expected: Expected) -> None:
-    """The streaming contract: metadata and usage once, on the last chunk; each call has
-    its own index, with its id and name on its first chunk only."""
-    assert chunks
-    last = chunks[-1]
-    assert last.chunk_position == "last"
-    assert "model_name" in last.response_metadata
-    for chunk in chunks[:-1]:
-        assert chunk.chunk_position != "last"
-        assert "finish_reason" not in chunk.response_metadata
-        assert "model_name" not in chunk.response_metadata
+    """The streaming contract; usage once, on the last chunk; each call has its own
+    index, in order."""
+    announced = check_stream_contract(chunks)
     with_usage = [c for c in chunks if c.usage_metadata]
     assert len(with_usage) == (0 if expected.usage is None else 1)
-    announced: list[int] = []
-    for chunk in chunks:
-        for piece in chunk.tool_call_chunks:
-            index = piece["index"]
-            assert isinstance(index, int), piece
-            if index not in announced:
-                assert piece["id"] and piece["name"], piece
-                announced.append(index)
-            else:
-                assert piece["id"] is None and piece["name"] is None, piece
     assert announced == list(range(len(expected.calls)))
 
 

@@ -32,7 +32,7 @@ from langchain_bhumi import (
     StreamCutError,
     StreamErrorEvent,
 )
-from tests.conformance._modes import Format
+from tests.conformance._modes import Format, check_stream_contract
 from tests.conformance._reference import (
     ENV_VAR,
     Exchange,
@@ -238,33 +238,13 @@ def check_message(message: AIMessage, expected: Expected, exchange: Exchange) ->
 
 
 def check_chunks(chunks: list[AIMessageChunk], expected: Expected) -> None:
-    """The streaming contract: metadata and usage once, on the last chunk; a call's id
-    and name on its first chunk only."""
-    assert chunks
-    last = chunks[-1]
-    assert last.chunk_position == "last"
-    assert "model_name" in last.response_metadata
+    """The streaming contract; the finish reason, when there is one, and usage once, on
+    the last chunk."""
+    announced = check_stream_contract(chunks)
     if expected.finish_reason is not None:
-        assert "finish_reason" in last.response_metadata
-    for chunk in chunks[:-1]:
-        assert chunk.chunk_position != "last"
-        assert "finish_reason" not in chunk.response_metadata, chunk
-        assert "model_name" not in chunk.response_metadata, chunk
+        assert "finish_reason" in chunks[-1].response_metadata
     with_usage = [c for c in chunks if c.usage_metadata]
     assert len(with_usage) == (0 if expected.usage is None else 1)
-
-    announced: set[int] = set()
-    for chunk in chunks:
-        for piece in chunk.tool_call_chunks:
-            index = piece["index"]
-            assert isinstance(index, int), piece
-            if index not in announced:
-                assert piece["id"], f"first chunk of call {index} has no id: {piece}"
-                assert piece["name"], f"first chunk of call {index} has no name: {piece}"
-                announced.add(index)
-            else:
-                assert piece["id"] is None, f"call {index} repeats its id: {piece}"
-                assert piece["name"] is None, f"call {index} repeats its name: {piece}"
     assert len(announced) == len(expected.calls)
 
 
