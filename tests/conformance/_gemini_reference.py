@@ -26,14 +26,12 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.conformance._reference import SYNTHETIC, distinct
-
-ENV_VAR = "BHUMI_REAL_STREAMS"
+from tests.conformance import _reference
+from tests.conformance._reference import distinct
 
 FINISH_MAP = {
     "STOP": "stop",
@@ -48,25 +46,9 @@ FINISH_MAP = {
 FINISH_NUMBERS = {1: "STOP", 2: "MAX_TOKENS", 3: "SAFETY", 4: "RECITATION"}
 
 
-def streams_root() -> Path:
-    """The real-streams folder: `$BHUMI_REAL_STREAMS`, else `../shared/real-streams`."""
-    override = os.environ.get(ENV_VAR)
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "real-streams"
-
-
-@dataclass
-class Exchange:
-    """One recorded exchange: folder name relative to the root, its folder and meta."""
-
-    name: str
-    path: Path
-    meta: dict[str, Any]
-
-    @property
-    def body(self) -> bytes:
-        return (self.path / self.meta["response_file"]).read_bytes()
+class Exchange(_reference.Exchange):
+    """One recorded Gemini exchange: the common fields, plus its request, how it was
+    recorded and the model it names."""
 
     @property
     def request(self) -> dict[str, Any] | None:
@@ -77,23 +59,9 @@ class Exchange:
         return value
 
     @property
-    def status(self) -> int:
-        return int(self.meta["status_code"])
-
-    @property
     def streamed(self) -> bool:
         """Recorded from `streamGenerateContent` (SSE or a JSON array)."""
         return bool(self.meta.get("streaming"))
-
-    @property
-    def is_sse(self) -> bool:
-        return str(self.meta["response_file"]).endswith(".sse")
-
-    @property
-    def content_type(self) -> str:
-        """The recorded Content-Type, without the dataset's `(inferred ...)` note."""
-        value = str(self.meta.get("content_type") or "").split(" (", 1)[0].strip()
-        return value or ("text/event-stream" if self.is_sse else "application/json")
 
     @property
     def model(self) -> str:
@@ -106,18 +74,8 @@ class Exchange:
 
 def load_exchanges(root: Path) -> list[Exchange]:
     """Every exchange under `root` whose `meta.json` says `api_family == "gemini"`,
-    followed by the synthetic ones (`SYNTHETIC`; those alone when `root` is absent)."""
-    found: list[Exchange] = []
-    for base, prefix in ((root, ""), (SYNTHETIC, "synthetic/")):
-        if not base.is_dir():
-            continue
-        for meta_path in sorted(base.rglob("meta.json")):
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            if meta.get("api_family") != "gemini":
-                continue
-            name = prefix + meta_path.parent.relative_to(base).as_posix()
-            found.append(Exchange(name, meta_path.parent, meta))
-    return found
+    followed by the synthetic ones (those alone when `root` is absent)."""
+    return [Exchange(e.name, e.path, e.meta) for e in _reference.load_exchanges(root, "gemini")]
 
 
 # --- bodies -----------------------------------------------------------------------------

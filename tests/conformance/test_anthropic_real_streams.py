@@ -23,9 +23,6 @@ from __future__ import annotations
 
 import copy
 import json
-import random
-import zlib
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -42,6 +39,7 @@ from langchain_core.runnables import Runnable
 
 from langchain_bhumi import (
     BadRequestError,
+    BhumiError,
     ChatBhumi,
     NotFoundError,
     ProviderHTTPError,
@@ -55,21 +53,25 @@ from tests.conformance._anthropic_reference import (
     expected_for,
     streams_root,
 )
-from tests.conformance._replay import aggregate, cut_points, recordings_only
-from tests.support.server import Scripted, ScriptedServer, split_at
+from tests.conformance._modes import Format, check_stream_contract
+from tests.conformance._replay import (
+    MESSAGES,
+    by_outcome,
+    cut_by_seed,
+    params,
+    recordings_only,
+    serve_parts,
+)
+from tests.support.server import Scripted, ScriptedServer
 
 ROOT = streams_root()
 RECORDINGS_ONLY = recordings_only(ROOT, ENV_VAR)
 
 EXCHANGES = anthropic_exchanges()
-STREAMED = [e for e in EXCHANGES if e.status == 200 and e.is_sse]
-WHOLE = [e for e in EXCHANGES if e.status == 200 and not e.is_sse]
-FAILED = [e for e in EXCHANGES if e.status != 200]
+STREAMED, WHOLE, FAILED = by_outcome(EXCHANGES)
 WITH_THINKING = [e for e in STREAMED + WHOLE if expected_for(e).thinking_blocks]
 
-MESSAGES: list[tuple[str, str]] = [("human", "Replay the recorded answer, please.")]
 API_KEY = "sk-ant-fake-conformance-0000"
-MODES = ("stream", "astream", "invoke", "ainvoke")
 STATUS_CLASSES: dict[int, type[ProviderHTTPError]] = {400: BadRequestError, 404: NotFoundError}
 
 # Exchanges whose recording forces a deliberate reading, and why. Nothing is skipped.
@@ -125,22 +127,16 @@ ROUND_TRIPS: dict[str, tuple[str, str]] = {
 # --- helpers ----------------------------------------------------------------------------
 
 
-def _ids(exchanges: list[Exchange]) -> list[Any]:
-    return [pytest.param(e, id=e.name) for e in exchanges]
-
-
-def body_parts(exchange: Exchange, mode: str) -> list[bytes]:
-    """The body cut for one mode; the cuts depend only on the exchange name and mode."""
-    rng = random.Random(zlib.crc32(f"{exchange.name}:{mode}".encode()))
-    return split_at(exchange.body, cut_points(rng, exchange.body))
-
-
 def requested_model(exchange: Exchange) -> str:
     return str(exchange.meta.get("model") or "claude-test")
 
 
-def make_model(exchange: Exchange, server: ScriptedServer, **options: Any) -> ChatBhumi:
+def make_model(
+    exchange: Exchange, server: ScriptedServer, *, streaming: bool = False, **options: Any
+) -> ChatBhumi:
     """A ChatBhumi for the recorded model, pointed at the loopback server."""
+    if streaming:
+        options["streaming"] = True
     return ChatBhumi(
         model=f"anthropic/{requested_model(exchange)}",
         base_url=server.url,
@@ -152,18 +148,8 @@ def make_model(exchange: Exchange, server: ScriptedServer, **options: Any) -> Ch
 
 
 def serve(exchange: Exchange, server: ScriptedServer, mode: str) -> None:
-    server.enqueue(
-        Scripted(
-            status=exchange.status,
-            parts=body_parts(exchange, mode),
-            content_type=exchange.content_type,
-        )
-    )
-
-
-async def _drain(chunks: AsyncIterator[AIMessageChunk], into: list[AIMessageChunk]) -> None:
-    async for chunk in chunks:
-        into.append(chunk)
+    """Queue the body cut for `mode`; the cuts depend only on the exchange name and mode."""
+    serve_parts(server, exchange, cut_by_seed(f"{exchange.name}:{mode}", exchange.body))
 
 
 # --- checks -----------------------------------------------------------------------------
@@ -209,33 +195,17 @@ def check_message(message: AIMessage, expected: AnthropicExpected, exchange: Exc
 
 
 def check_chunks(chunks: list[AIMessageChunk], expected: AnthropicExpected) -> None:
-    """Metadata and usage once, on the last chunk; a call's id and name on its first."""
-    assert chunks
-    last = chunks[-1]
-    assert last.chunk_position == "last"
-    assert "model_name" in last.response_metadata
-    assert "finish_reason" in last.response_metadata
+    """The streaming contract; the finish reason, thinking blocks and usage once, on the
+    last chunk."""
+    announced = check_stream_contract(chunks)
+    assert "finish_reason" in chunks[-1].response_metadata
     for chunk in chunks[:-1]:
-        assert chunk.chunk_position != "last"
-        assert "finish_reason" not in chunk.response_metadata
-        assert "model_name" not in chunk.response_metadata
         assert "thinking_blocks" not in chunk.additional_kwargs
-    assert [c for c in chunks if c.usage_metadata] == [last]
-
-    announced: set[int] = set()
-    for chunk in chunks:
-        for piece in chunk.tool_call_chunks:
-            index = piece["index"]
-            assert isinstance(index, int), piece
-            if index not in announced:
-                assert piece["id"] and piece["name"], piece
-                announced.add(index)
-            else:
-                assert piece["id"] is None and piece["name"] is None, piece
+    assert [c for c in chunks if c.usage_metadata] == [chunks[-1]]
     assert len(announced) == len(expected.calls)
 
 
-def check_request(server: ScriptedServer, exchange: Exchange, *, streaming: bool) -> None:
+def check_request(server: ScriptedServer, exchange: Exchange, streaming: bool) -> None:
     """One request reached the server, in Anthropic's shape, with Anthropic's headers."""
     assert len(server.received) == 1, [r.path for r in server.received]
     received = server.received[0]
@@ -250,8 +220,9 @@ def check_request(server: ScriptedServer, exchange: Exchange, *, streaming: bool
     assert body["messages"] == [{"role": "user", "content": MESSAGES[0][1]}]
 
 
-def check_http_error(error: ProviderHTTPError, exchange: Exchange) -> None:
+def check_http_error(error: BhumiError | None, exchange: Exchange, server: ScriptedServer) -> None:
     """The typed error carries the status, the error type and the provider's message."""
+    assert isinstance(error, ProviderHTTPError), repr(error)
     want = expected_error_body(exchange.body)
     assert error.status_code == exchange.status
     assert isinstance(error, STATUS_CLASSES[exchange.status]), type(error)
@@ -259,92 +230,25 @@ def check_http_error(error: ProviderHTTPError, exchange: Exchange) -> None:
     assert want.message and want.message in str(error)
 
 
-def _expect_failure(exchange: Exchange) -> Callable[[Any], None] | None:
-    if exchange.status != 200:
-        return lambda error: check_http_error(error, exchange)
-    return None
+FORMAT = Format(
+    serve=serve,
+    make_model=make_model,
+    expected_for=expected_for,
+    check_failure=check_http_error,
+    check_request=check_request,
+    check_chunks=check_chunks,
+    check_message=check_message,
+)
 
 
 # --- every exchange, every mode ---------------------------------------------------------------
 
-
-@pytest.mark.parametrize("exchange", _ids(STREAMED + FAILED))
-def test_stream(exchange: Exchange, server: ScriptedServer) -> None:
-    """`stream`: chunks obey the streaming contract and add up to the recorded answer."""
-    serve(exchange, server, "stream")
-    failure = _expect_failure(exchange)
-    with make_model(exchange, server) as llm:
-        if failure is not None:
-            received: list[AIMessageChunk] = []
-            with pytest.raises(ProviderHTTPError) as info:
-                received.extend(llm.stream(MESSAGES))
-            failure(info.value)
-            assert not received
-            return
-        chunks = list(llm.stream(MESSAGES))
-    expected = expected_for(exchange)
-    check_request(server, exchange, streaming=True)
-    check_chunks(chunks, expected)
-    check_message(aggregate(chunks), expected, exchange)
+test_stream, test_astream, test_invoke, test_ainvoke = FORMAT.tests(
+    streamed=params(STREAMED + FAILED), every=params(EXCHANGES)
+)
 
 
-@pytest.mark.parametrize("exchange", _ids(STREAMED + FAILED))
-async def test_astream(exchange: Exchange, server: ScriptedServer) -> None:
-    """`astream`: the async twin of `test_stream`."""
-    serve(exchange, server, "astream")
-    failure = _expect_failure(exchange)
-    async with make_model(exchange, server) as llm:
-        if failure is not None:
-            received: list[AIMessageChunk] = []
-            with pytest.raises(ProviderHTTPError) as info:
-                await _drain(llm.astream(MESSAGES), received)
-            failure(info.value)
-            assert not received
-            return
-        chunks = [chunk async for chunk in llm.astream(MESSAGES)]
-    expected = expected_for(exchange)
-    check_request(server, exchange, streaming=True)
-    check_chunks(chunks, expected)
-    check_message(aggregate(chunks), expected, exchange)
-
-
-@pytest.mark.parametrize("exchange", _ids(EXCHANGES))
-def test_invoke(exchange: Exchange, server: ScriptedServer) -> None:
-    """`invoke` (streaming under the hood for SSE bodies) returns the recorded answer."""
-    serve(exchange, server, "invoke")
-    failure = _expect_failure(exchange)
-    options = {"streaming": True} if exchange.is_sse else {}
-    with make_model(exchange, server, **options) as llm:
-        if failure is not None:
-            with pytest.raises(ProviderHTTPError) as info:
-                llm.invoke(MESSAGES)
-            failure(info.value)
-            return
-        message = llm.invoke(MESSAGES)
-    check_request(server, exchange, streaming=exchange.is_sse)
-    assert isinstance(message, AIMessage)
-    check_message(message, expected_for(exchange), exchange)
-
-
-@pytest.mark.parametrize("exchange", _ids(EXCHANGES))
-async def test_ainvoke(exchange: Exchange, server: ScriptedServer) -> None:
-    """`ainvoke`: the async twin of `test_invoke`."""
-    serve(exchange, server, "ainvoke")
-    failure = _expect_failure(exchange)
-    options = {"streaming": True} if exchange.is_sse else {}
-    async with make_model(exchange, server, **options) as llm:
-        if failure is not None:
-            with pytest.raises(ProviderHTTPError) as info:
-                await llm.ainvoke(MESSAGES)
-            failure(info.value)
-            return
-        message = await llm.ainvoke(MESSAGES)
-    check_request(server, exchange, streaming=exchange.is_sse)
-    assert isinstance(message, AIMessage)
-    check_message(message, expected_for(exchange), exchange)
-
-
-@pytest.mark.parametrize("exchange", _ids(WITH_THINKING))
+@pytest.mark.parametrize("exchange", params(WITH_THINKING))
 def test_v1_reasoning_blocks_carry_their_signatures(
     exchange: Exchange, server: ScriptedServer
 ) -> None:
@@ -352,10 +256,7 @@ def test_v1_reasoning_blocks_carry_their_signatures(
     with its signature in `extras` (a redacted one is a non-standard block carrying its
     encrypted data); the answer is in text blocks after it."""
     serve(exchange, server, "invoke")
-    options: dict[str, Any] = {"output_version": "v1"}
-    if exchange.is_sse:
-        options["streaming"] = True
-    with make_model(exchange, server, **options) as llm:
+    with make_model(exchange, server, streaming=exchange.is_sse, output_version="v1") as llm:
         message = llm.invoke(MESSAGES)
     expected = expected_for(exchange)
     assert isinstance(message.content, list)

@@ -26,9 +26,6 @@ The folder is found next to the repository (`../shared/real-streams`) or through
 from __future__ import annotations
 
 import json
-import random
-import zlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -41,9 +38,14 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
-from langchain_bhumi import BadRequestError, ChatBhumi, ProviderHTTPError, RateLimitError
+from langchain_bhumi import (
+    BadRequestError,
+    BhumiError,
+    ChatBhumi,
+    ProviderHTTPError,
+    RateLimitError,
+)
 from tests.conformance._gemini_reference import (
-    ENV_VAR,
     TYPE_NUMBERS,
     Exchange,
     Expected,
@@ -53,22 +55,26 @@ from tests.conformance._gemini_reference import (
     expected_for,
     load_exchanges,
     signature_bytes,
-    streams_root,
 )
-from tests.conformance._replay import aggregate, cut_points, recordings_only
-from tests.support.server import Scripted, ScriptedServer, split_at
+from tests.conformance._modes import Format, check_stream_contract
+from tests.conformance._reference import ENV_VAR, streams_root
+from tests.conformance._replay import (
+    aggregate,
+    by_outcome,
+    cut_by_seed,
+    params,
+    recordings_only,
+    serve_parts,
+)
+from tests.support.server import ScriptedServer
 
 ROOT = streams_root()
 RECORDINGS_ONLY = recordings_only(ROOT, ENV_VAR)
 
 EXCHANGES = load_exchanges(ROOT)
-STREAMED = [e for e in EXCHANGES if e.status == 200 and e.streamed]
-WHOLE = [e for e in EXCHANGES if e.status == 200 and not e.streamed]
-FAILED = [e for e in EXCHANGES if e.status != 200]
+STREAMED, WHOLE, FAILED = by_outcome(EXCHANGES, streamed=lambda e: e.streamed)
 
-MESSAGES: list[tuple[str, str]] = [("human", "Replay the recorded answer, please.")]
 API_KEY = "AIza-test-conformance-0000"
-MODES = ("stream", "astream", "invoke", "ainvoke")
 STATUS_CLASSES: dict[int, type[ProviderHTTPError]] = {400: BadRequestError, 429: RateLimitError}
 
 # Exchanges whose recording forces a deliberate reading, and why. Nothing is skipped.
@@ -112,16 +118,6 @@ SPECIAL_CASES: dict[str, str] = {
 # --- helpers ----------------------------------------------------------------------------
 
 
-def _ids(exchanges: list[Exchange]) -> list[Any]:
-    return [pytest.param(e, id=e.folder) for e in exchanges]
-
-
-def body_parts(exchange: Exchange, mode: str) -> list[bytes]:
-    """The body cut for one mode; the cuts depend only on the exchange name and mode."""
-    rng = random.Random(zlib.crc32(f"{exchange.name}/{mode}".encode()))
-    return split_at(exchange.body, cut_points(rng, exchange.body))
-
-
 def _vertex_prefix(exchange: Exchange) -> str | None:
     """`/v1/projects/.../publishers/google` for an exchange recorded on Vertex AI."""
     if "aiplatform" not in str(exchange.meta.get("host")):
@@ -157,18 +153,8 @@ def expected_path(exchange: Exchange, *, streaming: bool) -> str:
 
 
 def serve(exchange: Exchange, server: ScriptedServer, mode: str) -> None:
-    server.enqueue(
-        Scripted(
-            status=exchange.status,
-            parts=body_parts(exchange, mode),
-            content_type=exchange.content_type,
-        )
-    )
-
-
-async def _drain(chunks: AsyncIterator[AIMessageChunk], into: list[AIMessageChunk]) -> None:
-    async for chunk in chunks:
-        into.append(chunk)
+    """Queue the body cut for `mode`; the cuts depend only on the exchange name and mode."""
+    serve_parts(server, exchange, cut_by_seed(f"{exchange.name}/{mode}", exchange.body))
 
 
 # --- checks -----------------------------------------------------------------------------
@@ -220,32 +206,15 @@ def check_message(message: AIMessage, expected: Expected, exchange: Exchange) ->
 
 
 def check_chunks(chunks: list[AIMessageChunk], expected: Expected) -> None:
-    """The streaming contract: metadata and usage once, on the last chunk; each call has
-    its own index, with its id and name on its first chunk only."""
-    assert chunks
-    last = chunks[-1]
-    assert last.chunk_position == "last"
-    assert "model_name" in last.response_metadata
-    for chunk in chunks[:-1]:
-        assert chunk.chunk_position != "last"
-        assert "finish_reason" not in chunk.response_metadata
-        assert "model_name" not in chunk.response_metadata
+    """The streaming contract; usage once, on the last chunk; each call has its own
+    index, in order."""
+    announced = check_stream_contract(chunks)
     with_usage = [c for c in chunks if c.usage_metadata]
     assert len(with_usage) == (0 if expected.usage is None else 1)
-    announced: list[int] = []
-    for chunk in chunks:
-        for piece in chunk.tool_call_chunks:
-            index = piece["index"]
-            assert isinstance(index, int), piece
-            if index not in announced:
-                assert piece["id"] and piece["name"], piece
-                announced.append(index)
-            else:
-                assert piece["id"] is None and piece["name"] is None, piece
     assert announced == list(range(len(expected.calls)))
 
 
-def check_request(server: ScriptedServer, exchange: Exchange, *, streaming: bool) -> None:
+def check_request(server: ScriptedServer, exchange: Exchange, streaming: bool) -> None:
     """One request, to the recorded endpoint, the key in a header and not in the URL."""
     assert len(server.received) == 1, [r.path for r in server.received]
     request = server.received[0]
@@ -255,8 +224,9 @@ def check_request(server: ScriptedServer, exchange: Exchange, *, streaming: bool
     assert request.json()["contents"][0]["role"] == "user"
 
 
-def check_http_error(error: ProviderHTTPError, exchange: Exchange) -> None:
+def check_http_error(error: BhumiError | None, exchange: Exchange, server: ScriptedServer) -> None:
     """The typed error carries the status, Google's status word, message and retry delay."""
+    assert isinstance(error, ProviderHTTPError), repr(error)
     want = expected_error(exchange)
     assert isinstance(error, STATUS_CLASSES[exchange.status]), type(error)
     assert error.status_code == exchange.status
@@ -266,79 +236,24 @@ def check_http_error(error: ProviderHTTPError, exchange: Exchange) -> None:
     assert API_KEY not in str(error)
 
 
+FORMAT = Format(
+    serve=serve,
+    make_model=make_model,
+    expected_for=expected_for,
+    check_failure=check_http_error,
+    check_request=check_request,
+    check_chunks=check_chunks,
+    check_message=check_message,
+    invoke_streams=lambda exchange: exchange.streamed,
+)
+
+
 # --- replay -----------------------------------------------------------------------------
 
-
-@pytest.mark.parametrize("exchange", _ids(STREAMED + FAILED))
-def test_stream(exchange: Exchange, server: ScriptedServer) -> None:
-    """`stream`: chunks obey the streaming contract and add up to the recorded answer."""
-    serve(exchange, server, "stream")
-    with make_model(exchange, server, streaming=False) as llm:
-        if exchange.status != 200:
-            chunks: list[AIMessageChunk] = []
-            with pytest.raises(ProviderHTTPError) as info:
-                chunks.extend(llm.stream(MESSAGES))
-            check_http_error(info.value, exchange)
-            assert not chunks
-            return
-        chunks = list(llm.stream(MESSAGES))
-    expected = expected_for(exchange)
-    check_request(server, exchange, streaming=True)
-    check_chunks(chunks, expected)
-    check_message(aggregate(chunks), expected, exchange)
-
-
-@pytest.mark.parametrize("exchange", _ids(STREAMED + FAILED))
-async def test_astream(exchange: Exchange, server: ScriptedServer) -> None:
-    """`astream`: the async twin of `test_stream`."""
-    serve(exchange, server, "astream")
-    async with make_model(exchange, server, streaming=False) as llm:
-        if exchange.status != 200:
-            received: list[AIMessageChunk] = []
-            with pytest.raises(ProviderHTTPError) as info:
-                await _drain(llm.astream(MESSAGES), received)
-            check_http_error(info.value, exchange)
-            assert not received
-            return
-        chunks = [chunk async for chunk in llm.astream(MESSAGES)]
-    expected = expected_for(exchange)
-    check_request(server, exchange, streaming=True)
-    check_chunks(chunks, expected)
-    check_message(aggregate(chunks), expected, exchange)
-
-
-@pytest.mark.parametrize("exchange", _ids(EXCHANGES))
-def test_invoke(exchange: Exchange, server: ScriptedServer) -> None:
-    """`invoke` (streaming under the hood for streamed recordings) gives the answer."""
-    serve(exchange, server, "invoke")
-    streaming = exchange.streamed
-    with make_model(exchange, server, streaming=streaming) as llm:
-        if exchange.status != 200:
-            with pytest.raises(ProviderHTTPError) as info:
-                llm.invoke(MESSAGES)
-            check_http_error(info.value, exchange)
-            return
-        message = llm.invoke(MESSAGES)
-    check_request(server, exchange, streaming=streaming)
-    assert isinstance(message, AIMessage)
-    check_message(message, expected_for(exchange), exchange)
-
-
-@pytest.mark.parametrize("exchange", _ids(EXCHANGES))
-async def test_ainvoke(exchange: Exchange, server: ScriptedServer) -> None:
-    """`ainvoke`: the async twin of `test_invoke`."""
-    serve(exchange, server, "ainvoke")
-    streaming = exchange.streamed
-    async with make_model(exchange, server, streaming=streaming) as llm:
-        if exchange.status != 200:
-            with pytest.raises(ProviderHTTPError) as info:
-                await llm.ainvoke(MESSAGES)
-            check_http_error(info.value, exchange)
-            return
-        message = await llm.ainvoke(MESSAGES)
-    check_request(server, exchange, streaming=streaming)
-    assert isinstance(message, AIMessage)
-    check_message(message, expected_for(exchange), exchange)
+test_stream, test_astream, test_invoke, test_ainvoke = FORMAT.tests(
+    streamed=params(STREAMED + FAILED, id_of=lambda e: e.folder),
+    every=params(EXCHANGES, id_of=lambda e: e.folder),
+)
 
 
 @RECORDINGS_ONLY

@@ -20,8 +20,6 @@ The folder is found next to the repository (`../shared/real-streams`) or through
 
 from __future__ import annotations
 
-import random
-import zlib
 from typing import Any
 
 import pytest
@@ -35,7 +33,16 @@ from langchain_bhumi import (
     StreamCutError,
     StreamErrorEvent,
 )
-from tests.conformance._replay import aggregate, cut_points, recordings_only
+from tests.conformance._modes import Format, check_stream_contract
+from tests.conformance._replay import (
+    MESSAGES,
+    by_outcome,
+    collect,
+    cut_for_mode,
+    params,
+    recordings_only,
+    serve_parts,
+)
 from tests.conformance._responses_reference import (
     ENV_VAR,
     Exchange,
@@ -46,17 +53,14 @@ from tests.conformance._responses_reference import (
     streams_root,
     terminal_offset,
 )
-from tests.support.server import Scripted, ScriptedServer, split_at
+from tests.support.server import ScriptedServer
 
 ROOT = streams_root()
 RECORDINGS_ONLY = recordings_only(ROOT, ENV_VAR)
 
 EXCHANGES = responses_exchanges()
-STREAMED = [e for e in EXCHANGES if e.status == 200 and e.is_sse]
-WHOLE = [e for e in EXCHANGES if e.status == 200 and not e.is_sse]
-FAILED = [e for e in EXCHANGES if e.status != 200]
+STREAMED, WHOLE, FAILED = by_outcome(EXCHANGES)
 
-MESSAGES: list[tuple[str, str]] = [("human", "Replay the recorded answer, please.")]
 API_KEY = "sk-test-conformance-0000"
 MODES = ("stream", "astream", "invoke", "ainvoke", "stream-without-terminal")
 STATUS_CLASSES: dict[int, type[ProviderHTTPError]] = {400: BadRequestError}
@@ -111,21 +115,6 @@ SPECIAL_CASES: dict[str, str] = {
 # --- helpers ----------------------------------------------------------------------------
 
 
-def _params(exchanges: list[Exchange]) -> list[Any]:
-    return [pytest.param(e, id=e.name) for e in exchanges]
-
-
-def body_parts(exchange: Exchange, mode: str, body: bytes | None = None) -> list[bytes]:
-    """The body cut for one mode; the cuts depend only on the exchange name and mode."""
-    rng = random.Random(zlib.crc32(exchange.name.encode()))
-    data = exchange.body if body is None else body
-    for candidate in MODES:
-        points = cut_points(rng, data)
-        if candidate == mode:
-            return split_at(data, points)
-    raise AssertionError(f"unknown mode {mode!r}")
-
-
 def requested_model(exchange: Exchange) -> str:
     return str(exchange.meta.get("model") or "test-model")
 
@@ -149,40 +138,14 @@ def make_model(exchange: Exchange, server: ScriptedServer, *, streaming: bool) -
 
 
 def serve(exchange: Exchange, server: ScriptedServer, mode: str, body: bytes | None = None) -> None:
-    server.enqueue(
-        Scripted(
-            status=exchange.status,
-            parts=body_parts(exchange, mode, body),
-            content_type=exchange.content_type,
-        )
-    )
+    """Queue the body (the recorded one unless `body` is given) cut for `mode`."""
+    data = exchange.body if body is None else body
+    serve_parts(server, exchange, cut_for_mode(exchange.name, MODES, mode, data))
 
 
 def _text(message: BaseMessage) -> str:
     content = message.content
     return content if isinstance(content, str) else message.text
-
-
-def collect(llm: ChatBhumi) -> tuple[list[AIMessageChunk], BhumiError | None]:
-    """`llm.stream` to the end or to its error, keeping the chunks delivered before it."""
-    chunks: list[AIMessageChunk] = []
-    try:
-        for chunk in llm.stream(MESSAGES):
-            chunks.append(chunk)
-    except BhumiError as exc:
-        return chunks, exc
-    return chunks, None
-
-
-async def acollect(llm: ChatBhumi) -> tuple[list[AIMessageChunk], BhumiError | None]:
-    """`llm.astream` to the end or to its error, keeping the chunks delivered before it."""
-    chunks: list[AIMessageChunk] = []
-    try:
-        async for chunk in llm.astream(MESSAGES):
-            chunks.append(chunk)
-    except BhumiError as exc:
-        return chunks, exc
-    return chunks, None
 
 
 # --- checks -----------------------------------------------------------------------------
@@ -240,36 +203,17 @@ def check_message(message: AIMessage, expected: ResponsesExpected, exchange: Exc
 
 
 def check_chunks(chunks: list[AIMessageChunk], expected: ResponsesExpected) -> None:
-    """The streaming contract: metadata and usage once, on the last chunk; a call's id
-    and name on its first chunk only."""
-    assert chunks
-    last = chunks[-1]
-    assert last.chunk_position == "last"
-    assert "model_name" in last.response_metadata
-    assert "finish_reason" in last.response_metadata
+    """The streaming contract; the finish reason, the kept items and usage once, on the
+    last chunk."""
+    announced = check_stream_contract(chunks)
+    assert "finish_reason" in chunks[-1].response_metadata
     for chunk in chunks[:-1]:
-        assert chunk.chunk_position != "last"
-        assert "finish_reason" not in chunk.response_metadata, chunk
-        assert "model_name" not in chunk.response_metadata, chunk
         assert "response_items" not in chunk.additional_kwargs, chunk
     assert len([c for c in chunks if c.usage_metadata]) == (0 if expected.usage is None else 1)
-
-    announced: set[int] = set()
-    for chunk in chunks:
-        for piece in chunk.tool_call_chunks:
-            index = piece["index"]
-            assert isinstance(index, int), piece
-            if index not in announced:
-                assert piece["id"], f"first chunk of call {index} has no id: {piece}"
-                assert piece["name"], f"first chunk of call {index} has no name: {piece}"
-                announced.add(index)
-            else:
-                assert piece["id"] is None, f"call {index} repeats its id: {piece}"
-                assert piece["name"] is None, f"call {index} repeats its name: {piece}"
-    assert announced == set(range(len(expected.calls)))
+    assert set(announced) == set(range(len(expected.calls)))
 
 
-def check_request(server: ScriptedServer, *, streaming: bool) -> None:
+def check_request(server: ScriptedServer, exchange: Exchange, streaming: bool) -> None:
     """One request to /v1/responses, stateless, asking for encrypted reasoning."""
     assert len(server.received) == 1, [r.path for r in server.received]
     received = server.received[0]
@@ -282,8 +226,9 @@ def check_request(server: ScriptedServer, *, streaming: bool) -> None:
     assert received.headers.get("authorization") == f"Bearer {API_KEY}"
 
 
-def check_http_error(error: BhumiError | None, exchange: Exchange) -> None:
-    """The typed error carries the recorded status, code and message."""
+def check_http_error(error: BhumiError | None, exchange: Exchange, server: ScriptedServer) -> None:
+    """The typed error carries the recorded status, code and message; the one request
+    was not retried."""
     assert isinstance(error, ProviderHTTPError), repr(error)
     want = expected_error_body(exchange.body)
     assert error.status_code == exchange.status
@@ -291,6 +236,7 @@ def check_http_error(error: BhumiError | None, exchange: Exchange) -> None:
     assert want.message and want.message in str(error)
     assert error.error_type == want.kind
     assert API_KEY not in str(error)
+    assert len(server.received) == 1
 
 
 def check_stream_error(
@@ -309,99 +255,26 @@ def check_stream_error(
     assert not any("finish_reason" in c.response_metadata for c in chunks)
 
 
-def check_streamed(
-    exchange: Exchange,
-    server: ScriptedServer,
-    chunks: list[AIMessageChunk],
-    error: BhumiError | None,
-) -> None:
-    if exchange.status != 200:
-        check_http_error(error, exchange)
-        assert not chunks
-        assert len(server.received) == 1
-        return
-    expected = expected_for(exchange)
-    if expected.error is not None:
-        check_stream_error(error, chunks, expected)
-        return
-    if error is not None:
-        raise error
-    check_request(server, streaming=True)
-    check_chunks(chunks, expected)
-    check_message(aggregate(chunks), expected, exchange)
-
-
-def check_invoked(
-    exchange: Exchange,
-    server: ScriptedServer,
-    message: BaseMessage | None,
-    error: BhumiError | None,
-) -> None:
-    if exchange.status != 200:
-        check_http_error(error, exchange)
-        assert len(server.received) == 1
-        return
-    expected = expected_for(exchange)
-    if expected.error is not None:
-        check_stream_error(error, [], expected)
-        return
-    if error is not None:
-        raise error
-    check_request(server, streaming=exchange.is_sse)
-    assert isinstance(message, AIMessage)
-    check_message(message, expected, exchange)
+FORMAT = Format(
+    serve=serve,
+    make_model=make_model,
+    expected_for=expected_for,
+    check_failure=check_http_error,
+    check_request=check_request,
+    check_chunks=check_chunks,
+    check_message=check_message,
+    check_stream_error=check_stream_error,
+)
 
 
 # --- tests ------------------------------------------------------------------------------
 
-
-@pytest.mark.parametrize("exchange", _params(STREAMED + FAILED))
-def test_stream(exchange: Exchange, server: ScriptedServer) -> None:
-    """`stream`: chunks obey the streaming contract and add up to the recorded answer."""
-    serve(exchange, server, "stream")
-    with make_model(exchange, server, streaming=False) as llm:
-        chunks, error = collect(llm)
-    check_streamed(exchange, server, chunks, error)
+test_stream, test_astream, test_invoke, test_ainvoke = FORMAT.tests(
+    streamed=params(STREAMED + FAILED), every=params(EXCHANGES)
+)
 
 
-@pytest.mark.parametrize("exchange", _params(STREAMED + FAILED))
-async def test_astream(exchange: Exchange, server: ScriptedServer) -> None:
-    """`astream`: the async twin of `test_stream`."""
-    serve(exchange, server, "astream")
-    async with make_model(exchange, server, streaming=False) as llm:
-        chunks, error = await acollect(llm)
-    check_streamed(exchange, server, chunks, error)
-
-
-@pytest.mark.parametrize("exchange", _params(EXCHANGES))
-def test_invoke(exchange: Exchange, server: ScriptedServer) -> None:
-    """`invoke` (streaming under the hood for SSE bodies) returns the recorded answer."""
-    serve(exchange, server, "invoke")
-    message: BaseMessage | None = None
-    error: BhumiError | None = None
-    with make_model(exchange, server, streaming=exchange.is_sse) as llm:
-        try:
-            message = llm.invoke(MESSAGES)
-        except BhumiError as exc:
-            error = exc
-    check_invoked(exchange, server, message, error)
-
-
-@pytest.mark.parametrize("exchange", _params(EXCHANGES))
-async def test_ainvoke(exchange: Exchange, server: ScriptedServer) -> None:
-    """`ainvoke`: the async twin of `test_invoke`."""
-    serve(exchange, server, "ainvoke")
-    message: BaseMessage | None = None
-    error: BhumiError | None = None
-    async with make_model(exchange, server, streaming=exchange.is_sse) as llm:
-        try:
-            message = await llm.ainvoke(MESSAGES)
-        except BhumiError as exc:
-            error = exc
-    check_invoked(exchange, server, message, error)
-
-
-@pytest.mark.parametrize("exchange", _params(STREAMED))
+@pytest.mark.parametrize("exchange", params(STREAMED))
 def test_stream_without_terminal_event(exchange: Exchange, server: ScriptedServer) -> None:
     """The same body cut before `response.completed`/`incomplete`: a `StreamCutError`,
     never a silently partial answer; what arrived before it was delivered."""
