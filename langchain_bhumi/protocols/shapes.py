@@ -29,6 +29,9 @@ __all__ = [
     "check_schema",
     "field_path",
     "kind_of",
+    "optional_bool",
+    "optional_integer",
+    "optional_number",
     "optional_object",
     "optional_string",
     "string_list",
@@ -79,6 +82,33 @@ def optional_object(container: dict[str, Any], key: str, where: str = "") -> dic
     if value is None or isinstance(value, dict):
         return value
     raise wrong_shape(field_path(where, key), "an object", value)
+
+
+def optional_number(container: dict[str, Any], key: str, where: str = "") -> float | None:
+    """`container[key]` when it is a number (not a boolean), `None` when absent or null;
+    otherwise a `RequestDecodeError` naming `<where>.<key>`."""
+    value = container.get(key)
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return value
+    raise wrong_shape(field_path(where, key), "a number", value)
+
+
+def optional_integer(container: dict[str, Any], key: str, where: str = "") -> int | None:
+    """`container[key]` when it is an integer (not a boolean), `None` when absent or null;
+    otherwise a `RequestDecodeError` naming `<where>.<key>`."""
+    value = container.get(key)
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise wrong_shape(field_path(where, key), "an integer", value)
+
+
+def optional_bool(container: dict[str, Any], key: str, where: str = "") -> bool | None:
+    """`container[key]` when it is `true` or `false`, `None` when absent or null; otherwise
+    a `RequestDecodeError` naming `<where>.<key>`."""
+    value = container.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    raise wrong_shape(field_path(where, key), "true or false", value)
 
 
 def string_list(value: Any, where: str) -> list[str]:

@@ -84,6 +84,9 @@ from langchain_bhumi.protocols.openai_chat.client import (
 )
 from langchain_bhumi.protocols.shapes import (
     check_schema,
+    optional_bool,
+    optional_integer,
+    optional_number,
     optional_object,
     optional_string,
     string_list,
@@ -185,16 +188,16 @@ class OpenAIChatServer(ServerCodec):
             stream=bool(body.get("stream")) if stream is None else stream,
             tools=narrowed,
             tool_choice=choice,
-            parallel_tool_calls=body.get("parallel_tool_calls"),
+            parallel_tool_calls=optional_bool(body, "parallel_tool_calls"),
             response_format=_neutral_response_format(response_format),
-            temperature=body.get("temperature"),
-            top_p=body.get("top_p"),
-            max_tokens=_first_set(body, "max_completion_tokens", "max_tokens"),
+            temperature=optional_number(body, "temperature"),
+            top_p=optional_number(body, "top_p"),
+            max_tokens=_output_limit(body),
             stop=[stop] if isinstance(stop, str) else stop,
-            seed=body.get("seed"),
-            reasoning_effort=body.get("reasoning_effort"),
-            presence_penalty=body.get("presence_penalty"),
-            frequency_penalty=body.get("frequency_penalty"),
+            seed=optional_integer(body, "seed"),
+            reasoning_effort=optional_string(body, "reasoning_effort"),
+            presence_penalty=optional_number(body, "presence_penalty"),
+            frequency_penalty=optional_number(body, "frequency_penalty"),
             extra_body={k: v for k, v in body.items() if k not in _KNOWN_FIELDS},
         )
         native: dict[str, Any] = {}
@@ -242,9 +245,16 @@ class OpenAIChatServer(ServerCodec):
         return {"object": "list", "data": data}
 
 
+def _output_limit(body: dict[str, Any]) -> int | None:
+    """The first of `max_completion_tokens` and `max_tokens` that is not null
+    (`max_completion_tokens: null` with `max_tokens: 512` means 512)."""
+    limit = optional_integer(body, "max_completion_tokens")
+    return limit if limit is not None else optional_integer(body, "max_tokens")
+
+
 def _first_set(body: dict[str, Any], *keys: str) -> Any:
-    """The first of `keys` whose value is not null (`max_completion_tokens: null` with
-    `max_tokens: 512` means 512)."""
+    """The first of `keys` whose value is not null (`tool_choice: null` with a legacy
+    `function_call` means the latter)."""
     return next((body[k] for k in keys if body.get(k) is not None), None)
 
 
