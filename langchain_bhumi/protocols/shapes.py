@@ -130,14 +130,16 @@ _SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
 _SUBSCHEMA_MAPS = ("properties", "$defs", "definitions")
 
 
-def check_schema(schema: Any, where: str) -> None:
+def check_schema(schema: Any, where: str, *, type_numbers: bool = False) -> None:
     """Check that a JSON schema's structural keywords hold what JSON Schema says, at every
     level: `type` a string or a list of strings, `required` a list of strings, `enum` a
     list, `$ref` a string, `properties`/`$defs` objects of schemas, `anyOf`/`oneOf`/
     `allOf` lists of schemas, `items` a schema (or a list of them).
 
     Other keywords pass unchecked, as do boolean schemas (`true`, `false`): whether a
-    backend supports a valid schema is the backend's to say.
+    backend supports a valid schema is the backend's to say. `type_numbers` lets `type`
+    be a number too: Gemini's schema dialect is a protobuf message, whose `Type` enum
+    clients may send by number (`"type": 6` for `OBJECT`).
 
     Raises:
         RequestDecodeError: Naming the keyword's path under `where`
@@ -151,7 +153,8 @@ def check_schema(schema: Any, where: str) -> None:
         if not isinstance(node, dict):
             raise wrong_shape(at, "a schema object", node)
         kind = node.get("type")
-        if kind is not None and not isinstance(kind, str):
+        numbered = type_numbers and isinstance(kind, int) and not isinstance(kind, bool)
+        if kind is not None and not isinstance(kind, str) and not numbered:
             string_list(kind, f"{at}.type")
         if "required" in node:
             string_list(node["required"], f"{at}.required")

@@ -845,7 +845,7 @@ def _decode_declaration(declaration: Any, where: str) -> dict[str, Any]:
     if schema is None:
         gemini_schema = declaration.get("parameters")
         if gemini_schema is not None:
-            check_schema(gemini_schema, f"{where}.parameters")
+            check_schema(gemini_schema, f"{where}.parameters", type_numbers=True)
             try:
                 schema = from_gemini_schema(gemini_schema)
             except UnsupportedSchema as exc:
@@ -1013,7 +1013,7 @@ def _response_format(
     schema = lowercase_types(given)
     gemini_schema = _get(config, "responseSchema", "response_schema")
     if gemini_schema is not None:
-        check_schema(gemini_schema, "generationConfig.responseSchema")
+        check_schema(gemini_schema, "generationConfig.responseSchema", type_numbers=True)
     if mime in (None, "text/plain") and schema is None and gemini_schema is None:
         return None
     # A Gemini backend gets the format as given (schema flavour kept).
