@@ -154,6 +154,10 @@ _STRING_FIELDS: dict[str, tuple[str, ...]] = {
 }
 """The string fields `content_parts` reads from each block type (`outer.inner`: inside an
 object field), as `check_blocks` checks them."""
+_FIELD_STEPS = {
+    kind: tuple(path.partition(".")[::2] for path in paths)
+    for kind, paths in _STRING_FIELDS.items()
+}
 
 
 def check_blocks(blocks: list[Any], where: str) -> None:
@@ -169,27 +173,26 @@ def check_blocks(blocks: list[Any], where: str) -> None:
     for index, block in enumerate(blocks):
         if isinstance(block, str):
             continue
-        at = f"{where}[{index}]"
         if not isinstance(block, dict):
-            raise wrong_shape(at, "a content block (an object)", block)
+            raise wrong_shape(f"{where}[{index}]", "a content block (an object)", block)
         kind = block.get("type")
         if kind is None:
             continue
         if not isinstance(kind, str):
-            raise wrong_shape(f"{at}.type", "a string", kind)
-        for path in _STRING_FIELDS.get(kind, ()):
-            field, _, inner = path.partition(".")
+            raise wrong_shape(f"{where}[{index}].type", "a string", kind)
+        for field, inner in _FIELD_STEPS.get(kind, ()):
             value = block.get(field)
             if inner:
                 if isinstance(value, dict):
-                    value, field = value.get(inner), path
+                    value = value.get(inner)
                 elif value is None or (field == "image_url" and isinstance(value, str)):
                     continue
                 else:
                     expected = "an object or a URL" if field == "image_url" else "an object"
-                    raise wrong_shape(f"{at}.{field}", expected, value)
+                    raise wrong_shape(f"{where}[{index}].{field}", expected, value)
             if value is not None and not isinstance(value, str):
-                raise wrong_shape(f"{at}.{field}", "a string", value)
+                name = f"{field}.{inner}" if inner else field
+                raise wrong_shape(f"{where}[{index}].{name}", "a string", value)
 
 
 def _block_part(block: dict[str, Any]) -> Part | None:

@@ -124,10 +124,36 @@ def string_list(value: Any, where: str) -> list[str]:
     return value
 
 
-# JSON Schema keywords whose values the translation reads, by what each holds.
-_SUBSCHEMA = ("items", "additionalProperties", "not")
-_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
-_SUBSCHEMA_MAPS = ("properties", "$defs", "definitions")
+# What each JSON Schema keyword the translation reads holds.
+_TYPE, _NAMES, _LIST, _REF, _SCHEMA, _SCHEMAS, _SCHEMA_MAP = range(7)
+_KEYWORDS = {
+    "type": _TYPE,
+    "required": _NAMES,
+    "enum": _LIST,
+    "$ref": _REF,
+    "items": _SCHEMA,
+    "additionalProperties": _SCHEMA,
+    "not": _SCHEMA,
+    "anyOf": _SCHEMAS,
+    "oneOf": _SCHEMAS,
+    "allOf": _SCHEMAS,
+    "prefixItems": _SCHEMAS,
+    "properties": _SCHEMA_MAP,
+    "$defs": _SCHEMA_MAP,
+    "definitions": _SCHEMA_MAP,
+}
+
+_Link = tuple[Any, str | int] | None
+"""Where a schema node sits: `(the parent's link, key or index)`, spelled out only for
+an error message, so that a valid schema costs no string formatting."""
+
+
+def _spelled(where: str, link: _Link) -> str:
+    steps: list[str | int] = []
+    while link is not None:
+        link, step = link
+        steps.append(step)
+    return where + "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in reversed(steps))
 
 
 def check_schema(schema: Any, where: str, *, type_numbers: bool = False) -> None:
@@ -136,48 +162,60 @@ def check_schema(schema: Any, where: str, *, type_numbers: bool = False) -> None
     list, `$ref` a string, `properties`/`$defs` objects of schemas, `anyOf`/`oneOf`/
     `allOf` lists of schemas, `items` a schema (or a list of them).
 
-    Other keywords pass unchecked, as do boolean schemas (`true`, `false`): whether a
-    backend supports a valid schema is the backend's to say. `type_numbers` lets `type`
-    be a number too: Gemini's schema dialect is a protobuf message, whose `Type` enum
-    clients may send by number (`"type": 6` for `OBJECT`).
+    Other keywords pass unchecked, as do boolean schemas (`true`, `false`) and null
+    values: whether a backend supports a valid schema is the backend's to say.
+    `type_numbers` lets `type` be a number too: Gemini's schema dialect is a protobuf
+    message, whose `Type` enum clients may send by number (`"type": 6` for `OBJECT`).
 
     Raises:
         RequestDecodeError: Naming the keyword's path under `where`
             (`tools[0].parameters.properties.city.type: expected ...`).
     """
-    stack: list[tuple[Any, str]] = [(schema, where)]
+    stack: list[tuple[Any, _Link]] = [(schema, None)]
     while stack:
-        node, at = stack.pop()
-        if isinstance(node, bool):
-            continue
+        node, link = stack.pop()
         if not isinstance(node, dict):
-            raise wrong_shape(at, "a schema object", node)
-        kind = node.get("type")
-        numbered = type_numbers and isinstance(kind, int) and not isinstance(kind, bool)
-        if kind is not None and not isinstance(kind, str) and not numbered:
-            string_list(kind, f"{at}.type")
-        if "required" in node:
-            string_list(node["required"], f"{at}.required")
-        if "enum" in node and not isinstance(node["enum"], list):
-            raise wrong_shape(f"{at}.enum", "a list", node["enum"])
-        optional_string(node, "$ref", at)
-        for key in _SUBSCHEMA:
-            value = node.get(key)
-            if isinstance(value, list) and key == "items":  # draft 4 tuple form
-                stack.extend((v, f"{at}.items[{n}]") for n, v in enumerate(value))
-            elif value is not None:
-                stack.append((value, f"{at}.{key}"))
-        for key in _SUBSCHEMA_LISTS:
-            value = node.get(key)
-            if value is None:
+            if isinstance(node, bool):
                 continue
-            if not isinstance(value, list):
-                raise wrong_shape(f"{at}.{key}", "a list of schemas", value)
-            stack.extend((v, f"{at}.{key}[{n}]") for n, v in enumerate(value))
-        for key in _SUBSCHEMA_MAPS:
-            value = node.get(key)
-            if value is None:
+            raise wrong_shape(_spelled(where, link), "a schema object", node)
+        for key, value in node.items():
+            rule = _KEYWORDS.get(key)
+            if rule is None or value is None:
                 continue
-            if not isinstance(value, dict):
-                raise wrong_shape(f"{at}.{key}", "an object of schemas", value)
-            stack.extend((v, f"{at}.{key}.{name}") for name, v in value.items())
+            if rule == _SCHEMA and isinstance(value, list) and key == "items":
+                rule = _SCHEMAS  # draft 4's tuple form
+            if rule == _SCHEMA:
+                stack.append((value, (link, key)))
+            elif rule == _SCHEMA_MAP and isinstance(value, dict):
+                here = (link, key)
+                stack.extend((sub, (here, name)) for name, sub in value.items())
+            elif rule == _SCHEMAS and isinstance(value, list):
+                here = (link, key)
+                stack.extend((sub, (here, n)) for n, sub in enumerate(value))
+            elif not _holds(rule, value, type_numbers):
+                at = _spelled(where, (link, key))
+                if rule in (_TYPE, _NAMES) and isinstance(value, list):
+                    string_list(value, at)  # names the item that is not a string
+                raise wrong_shape(at, _EXPECTED[rule], value)
+
+
+def _holds(rule: int, value: Any, type_numbers: bool) -> bool:
+    """Whether a keyword that holds no schema (`type`, `required`, `enum`, `$ref`) holds
+    what it should."""
+    if isinstance(value, str):
+        return rule in (_TYPE, _REF)
+    if isinstance(value, list):
+        return rule == _LIST or (
+            rule in (_TYPE, _NAMES) and all(isinstance(name, str) for name in value)
+        )
+    return rule == _TYPE and type_numbers and type(value) is int
+
+
+_EXPECTED = {
+    _TYPE: "a string or a list of strings",
+    _NAMES: "a list of strings",
+    _LIST: "a list",
+    _REF: "a string",
+    _SCHEMA_MAP: "an object of schemas",
+    _SCHEMAS: "a list of schemas",
+}
