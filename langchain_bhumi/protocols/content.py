@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from langchain_bhumi.protocols.shapes import wrong_shape
+
 MediaKind = Literal["image", "file", "audio", "video"]
 
 
@@ -124,6 +126,73 @@ def describe_media(media: list[MediaPart]) -> str:
         counts[part.kind] = counts.get(part.kind, 0) + 1
     named = [f"{n} {kind}{'s' if n > 1 else ''}" for kind, n in counts.items()]
     return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+
+
+_SOURCE = ("source.type", "source.media_type", "source.data", "source.url", "source.file_id")
+_MEDIA = (
+    *("mime_type", "source_type", "base64", "data", "url", "file_id", "id", "filename"),
+    *("extras.filename", "metadata.filename", *_SOURCE),
+)
+_TEXT = ("text",)
+_STRING_FIELDS: dict[str, tuple[str, ...]] = {
+    "text": _TEXT,
+    "text-plain": _TEXT,
+    "input_text": _TEXT,
+    "output_text": _TEXT,
+    "reasoning": ("reasoning", "signature", "extras.signature"),
+    "thinking": ("thinking", "signature", "extras.signature"),
+    "redacted_thinking": ("data",),
+    "image_url": ("image_url.url", "image_url.detail"),
+    "input_audio": ("input_audio.data", "input_audio.format"),
+    "file": ("file.file_id", "file.filename", "file.file_data", *_MEDIA),
+    "image": _MEDIA,
+    "audio": _MEDIA,
+    "video": _MEDIA,
+    "document": _MEDIA,
+    "input_image": ("file_id", "image_url", "detail"),
+    "input_file": ("file_id", "file_data", "file_url", "filename"),
+}
+"""The string fields `content_parts` reads from each block type (`outer.inner`: inside an
+object field), as `check_blocks` checks them."""
+_FIELD_STEPS = {
+    kind: tuple(path.partition(".")[::2] for path in paths)
+    for kind, paths in _STRING_FIELDS.items()
+}
+
+
+def check_blocks(blocks: list[Any], where: str) -> None:
+    """Check the content blocks of a client's request before they become message content:
+    each is a string or an object with a string `type`, and every field `content_parts`
+    reads from a block of that type is a string (or absent, or null), inside an object
+    where the field is nested (`image_url.url`; `image_url` may be the URL itself).
+
+    Raises:
+        RequestDecodeError: Naming the field (`messages[0].content[0].text: expected a
+            string, got a list`).
+    """
+    for index, block in enumerate(blocks):
+        if isinstance(block, str):
+            continue
+        if not isinstance(block, dict):
+            raise wrong_shape(f"{where}[{index}]", "a content block (an object)", block)
+        kind = block.get("type")
+        if kind is None:
+            continue
+        if not isinstance(kind, str):
+            raise wrong_shape(f"{where}[{index}].type", "a string", kind)
+        for field, inner in _FIELD_STEPS.get(kind, ()):
+            value = block.get(field)
+            if inner:
+                if isinstance(value, dict):
+                    value = value.get(inner)
+                elif value is None or (field == "image_url" and isinstance(value, str)):
+                    continue
+                else:
+                    expected = "an object or a URL" if field == "image_url" else "an object"
+                    raise wrong_shape(f"{where}[{index}].{field}", expected, value)
+            if value is not None and not isinstance(value, str):
+                name = f"{field}.{inner}" if inner else field
+                raise wrong_shape(f"{where}[{index}].{name}", "a string", value)
 
 
 def _block_part(block: dict[str, Any]) -> Part | None:

@@ -180,3 +180,215 @@ def test_what_the_fuzzer_found_is_a_4xx(
     response = post(apps[backend], PATHS[frontend], body)
     assert_answered_in_format(frontend, response, body)
     assert response.status_code == 400
+
+
+# --- a field of the wrong type: a 400 that names the field ---------------------------------
+
+USER = {"role": "user", "content": "hi"}
+SCHEMA_REQUIRED_LISTS = {"type": "object", "properties": {"a": {}}, "required": [["a"]]}
+REQUIRED_LISTS = "expected a list of strings; item 0 is a list"
+
+
+def _chat(**fields: Any) -> dict[str, Any]:
+    return {"model": "m", "messages": [USER], **fields}
+
+
+def _said(*parts: Any) -> dict[str, Any]:
+    """A chat-completions or Messages body whose one user turn holds `parts`."""
+    return {"model": "m", "max_tokens": 9, "messages": [{"role": "user", "content": list(parts)}]}
+
+
+def _gemini(*parts: Any, **fields: Any) -> dict[str, Any]:
+    return {"contents": [{"role": "user", "parts": list(parts)}], **fields}
+
+
+def _responses(*items: Any, **fields: Any) -> dict[str, Any]:
+    return {"model": "m", "input": list(items) or "hi", **fields}
+
+
+def _function(**fields: Any) -> dict[str, Any]:
+    return {"type": "function", "function": {"name": "f", **fields}}
+
+
+FIELD_ERRORS = [
+    # What the decoders' fuzz tier found (tests/fuzz/test_request_decoders.py FOUND).
+    ("openai_chat", _chat(stream_options=["x"]), "'stream_options' must be an object"),
+    ("openai_chat", _chat(tools=1.5), "'tools' must be a list"),
+    (
+        "openai_chat",
+        {"model": "m", "messages": [{"role": "assistant", "tool_calls": [["x"]]}]},
+        "messages[0].tool_calls[0]: expected an object, got a list",
+    ),
+    (
+        "openai_chat",
+        {
+            "model": "m",
+            "messages": [{"role": "assistant", "tool_calls": [{"function": {"name": {}}}]}],
+        },
+        "messages[0].tool_calls[0].function.name: expected a string, got an object",
+    ),
+    (
+        "openai_chat",
+        _chat(tool_choice={"type": "function", "function": ["f"]}),
+        "tool_choice.function: expected an object with a string 'name', got a list",
+    ),
+    (
+        "openai_chat",
+        {"model": "m", "messages": [{"role": "system", "content": "x", "name": {}}]},
+        "messages[0].name: expected a string, got an object",
+    ),
+    (
+        "openai_chat",
+        _said(1, 2),
+        "messages[0].content[0]: expected a content block (an object), got a number",
+    ),
+    (
+        "gemini",
+        _gemini({"text": "hi"}, toolConfig={"functionCallingConfig": {"mode": ["ANY"]}}),
+        "toolConfig.functionCallingConfig.mode: expected a string, got a list",
+    ),
+    # What the proxy's fuzz tier found (FOUND above), and the like in every frontend.
+    *(
+        (
+            frontend,
+            _said({"type": "text", "text": ["hi"]}),
+            "messages[0].content[0].text: expected a string, got a list",
+        )
+        for frontend in ("openai_chat", "anthropic")
+    ),
+    (
+        "gemini",
+        _gemini({"text": ["hi"]}),
+        "contents[0].parts[0].text: expected a string, got a list",
+    ),
+    (
+        "openai_responses",
+        _responses(
+            {"role": "user", "content": "a"},
+            {"role": "user", "content": "b"},
+            {"role": "user", "content": [{"type": ["input_text"], "text": "x"}]},
+        ),
+        "input[2].content[0].type: expected a string, got a list",
+    ),
+    (
+        "openai_responses",
+        _responses(tools=[{"type": "function", "name": "f", "parameters": SCHEMA_REQUIRED_LISTS}]),
+        f"tools[0].parameters.required: {REQUIRED_LISTS}",
+    ),
+    (
+        "openai_chat",
+        _chat(tools=[_function(parameters=SCHEMA_REQUIRED_LISTS)]),
+        f"tools[0].function.parameters.required: {REQUIRED_LISTS}",
+    ),
+    (
+        "anthropic",
+        _chat(max_tokens=9, tools=[{"name": "f", "input_schema": SCHEMA_REQUIRED_LISTS}]),
+        f"tools[0].input_schema.required: {REQUIRED_LISTS}",
+    ),
+    (
+        "gemini",
+        _gemini(
+            {"text": "hi"},
+            tools=[
+                {"functionDeclarations": [{"name": "f", "parametersJsonSchema": {"type": [{}]}}]}
+            ],
+        ),
+        "tools[0].functionDeclarations[0].parametersJsonSchema.type: expected a list of "
+        "strings; item 0 is an object",
+    ),
+    # What the audit of the fields each decoder reads found.
+    (
+        "openai_chat",
+        _said({"type": "image_url", "image_url": ["http://x/a.png"]}),
+        "messages[0].content[0].image_url: expected an object or a URL, got a list",
+    ),
+    (
+        "openai_chat",
+        _chat(reasoning_effort={}),
+        "reasoning_effort: expected a string, got an object",
+    ),
+    (
+        "openai_chat",
+        _chat(
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"name": "r", "schema": {"type": "object", "properties": []}},
+            }
+        ),
+        "response_format.json_schema.schema.properties: expected an object of schemas, got a list",
+    ),
+    (
+        "anthropic",
+        _chat(max_tokens=9, system=[{"type": ["text"], "text": "be brief"}]),
+        "system[0].type: expected a string, got a list",
+    ),
+    (
+        "anthropic",
+        _said(
+            {
+                "type": "tool_result",
+                "tool_use_id": "t",
+                "content": [{"type": "text", "text": 7}],
+            }
+        ),
+        "messages[0].content[0].content[0].text: expected a string, got a number",
+    ),
+    (
+        "gemini",
+        _gemini({"inlineData": {"data": "aGk=", "mimeType": 5}}),
+        "contents[0].parts[0].inlineData.mimeType: expected a string, got a number",
+    ),
+    (
+        "openai_responses",
+        _responses({"type": ["message"], "role": "user", "content": "hi"}),
+        "input[0].type: expected a string, got a list",
+    ),
+    (
+        "openai_responses",
+        _responses(
+            {
+                "type": "function_call_output",
+                "call_id": "c",
+                "output": [{"type": "input_text", "text": ["x"]}],
+            }
+        ),
+        "input[0].output[0].text: expected a string, got a list",
+    ),
+    (
+        "openai_responses",
+        _responses(
+            text={"format": {"type": "json_schema", "name": "r", "schema": {"required": "a"}}}
+        ),
+        "text.format.schema.required: expected a list of strings, got a string",
+    ),
+]
+
+
+def error_message(frontend: str, response: httpx.Response) -> str:
+    """The message of a non-streamed 400, after checking the frontend's own error shape."""
+    answer = response.json()
+    error = answer["error"]
+    if frontend == "anthropic":
+        assert answer["type"] == "error" and error["type"] == "invalid_request_error", answer
+    elif frontend == "gemini":
+        assert error["code"] == 400 and error["status"] == "INVALID_ARGUMENT", answer
+    else:
+        assert error["type"] == "invalid_request_error" and "param" in error, answer
+    message: str = error["message"]
+    return message
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+@pytest.mark.parametrize(
+    ("frontend", "body", "message"),
+    FIELD_ERRORS,
+    ids=[f"{frontend}:{message.split(':')[0]}" for frontend, _, message in FIELD_ERRORS],
+)
+def test_a_field_of_the_wrong_type_is_a_400_naming_it(
+    apps: dict[str, Any], frontend: str, body: dict[str, Any], message: str, backend: str
+) -> None:
+    """Whatever the backend's format, the client hears which field is wrong and what it
+    should be, in its own API's error shape (not a Python exception's words)."""
+    response = post(apps[backend], PATHS[frontend], json.dumps(body).encode())
+    assert response.status_code == 400, response.text
+    assert error_message(frontend, response) == message

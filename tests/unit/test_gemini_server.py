@@ -615,6 +615,21 @@ def test_tool_declarations_become_json_schema_tools() -> None:
     assert request.dropped_elsewhere == ["tools[0].googleSearch", "tools[1].codeExecution"]
 
 
+def test_schema_types_sent_as_enum_numbers_are_not_a_shape_error() -> None:
+    """Gemini's `Schema` is a protobuf message: clients such as langchaingo send `type` as
+    the enum's number (6 is OBJECT), which the field checks must let through; a list of
+    objects there is still a 400 that names the field."""
+    schema = {"type": 6, "properties": {"q": {"type": 1}}, "required": ["q"]}
+    body = {
+        "contents": [user({"text": "x"})],
+        "tools": [{"functionDeclarations": [{"name": "f", "parameters": schema}]}],
+    }
+    assert decode(body).chat.tools is not None
+    schema["type"] = [{}]
+    with pytest.raises(RequestDecodeError, match=r"functionDeclarations\[0\]\.parameters\.type"):
+        decode(body)
+
+
 def test_schema_conversion_round_trips_both_ways() -> None:
     gemini = {
         "type": "OBJECT",

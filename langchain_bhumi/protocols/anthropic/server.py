@@ -133,6 +133,8 @@ from langchain_bhumi.protocols.base import (
     proxy_logger,
     shape_errors_are_bad_requests,
 )
+from langchain_bhumi.protocols.content import check_blocks
+from langchain_bhumi.protocols.shapes import check_schema, optional_string, wrong_shape
 
 logger = logging.getLogger("langchain_bhumi")
 
@@ -406,12 +408,17 @@ def _text_blocks(blocks: Any, where: str, allowed: frozenset[str]) -> list[str |
     """System content blocks, checked: text blocks with a string `text`, and `allowed`."""
     if not isinstance(blocks, list):
         raise RequestDecodeError(f"'{where}' must be a string or a list of text blocks")
-    for block in blocks:
-        kind = block.get("type") if isinstance(block, dict) else None
+    for number, block in enumerate(blocks):
+        at = f"{where}[{number}]"
+        if not isinstance(block, dict):
+            raise wrong_shape(at, "a text block (an object)", block)
+        kind = block.get("type")
+        if not isinstance(kind, str):
+            raise wrong_shape(f"{at}.type", "a string", kind)
         if kind != "text" and kind not in allowed:
-            raise RequestDecodeError(f"'{where}' blocks must be text blocks")
+            raise RequestDecodeError(f"{at}: '{where}' blocks must be text blocks, not {kind}")
         if kind == "text" and not isinstance(block.get("text"), str):
-            raise RequestDecodeError(f"a '{where}' text block needs a string 'text'")
+            raise wrong_shape(f"{at}.text", "a string", block.get("text"))
     return blocks
 
 
@@ -478,6 +485,7 @@ class _TurnDecoder:
                 raise RequestDecodeError(
                     f"{where}.content[{number}] must be a content block with a 'type'"
                 )
+        check_blocks(content, f"{where}.content")
         if role == "user":
             self._user(content, where)
         else:
@@ -547,6 +555,7 @@ class _TurnDecoder:
         elif isinstance(content, list):
             if not all(isinstance(b, dict) and isinstance(b.get("type"), str) for b in content):
                 raise RequestDecodeError(f"{where}: tool_result content blocks need a 'type'")
+            check_blocks(content, f"{where}.content")
             portable = [
                 p for n, b in enumerate(content) for p in self._portable(b, f"{where}.content[{n}]")
             ]
@@ -570,7 +579,7 @@ class _TurnDecoder:
         """A user block as other formats can read it: images and PDFs by data or URL as
         they are, text documents and search results as text; Anthropic file ids are
         refused, other Anthropic-only blocks left out."""
-        kind = block["type"]
+        kind = block.get("type")
         if kind == "text":
             return [block]
         source = block.get("source")
@@ -589,6 +598,7 @@ class _TurnDecoder:
                 if isinstance(inner, str):
                     return [{"type": "text", "text": _document_text(block, inner)}]
                 if isinstance(inner, list):
+                    check_blocks(inner, f"{where}.source.content")
                     return [
                         p
                         for n, b in enumerate(inner)
@@ -597,7 +607,7 @@ class _TurnDecoder:
                     ]
             return [block]  # base64 or URL: every format reads these
         if kind == "search_result":
-            return [{"type": "text", "text": _search_result_text(block)}]
+            return [{"type": "text", "text": _search_result_text(block, where)}]
         if kind == "compaction" and isinstance(block.get("content"), str):
             return [{"type": "text", "text": block["content"]}]
         self.dropped.append(f"{where} ({kind})")
@@ -610,12 +620,11 @@ def _document_text(block: dict[str, Any], text: str) -> str:
     return f"{head}\n{text}\n</document>"
 
 
-def _search_result_text(block: dict[str, Any]) -> str:
-    texts = [
-        b["text"]
-        for b in block.get("content") or ()
-        if isinstance(b, dict) and isinstance(b.get("text"), str)
-    ]
+def _search_result_text(block: dict[str, Any], where: str) -> str:
+    inner = block.get("content") or []
+    if not isinstance(inner, list):
+        raise wrong_shape(f"{where}.content", "a list of text blocks", inner)
+    texts = [b["text"] for b in inner if isinstance(b, dict) and isinstance(b.get("text"), str)]
     source, title = block.get("source", ""), block.get("title", "")
     body = "\n".join(texts)
     return f'<search_result source="{source}" title="{title}">\n{body}\n</search_result>'
@@ -726,9 +735,11 @@ def _decode_tools(
             raise RequestDecodeError(f"tools[{number}] needs a 'name'")
         if not isinstance(schema, dict):
             raise RequestDecodeError(f"tools[{number}] ('{name}') needs an 'input_schema' object")
+        check_schema(schema, f"tools[{number}].input_schema")
         function: dict[str, Any] = {"name": name, "parameters": schema}
-        if tool.get("description") is not None:
-            function["description"] = tool["description"]
+        description = optional_string(tool, "description", f"tools[{number}]")
+        if description is not None:
+            function["description"] = description
         if tool.get("strict") is not None:
             function["strict"] = tool["strict"]
         decoded.append({"type": "function", "function": function})

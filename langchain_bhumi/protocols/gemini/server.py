@@ -150,6 +150,7 @@ from langchain_bhumi.protocols.gemini.schema import (
     from_gemini_schema,
     lowercase_types,
 )
+from langchain_bhumi.protocols.shapes import check_schema, wrong_shape
 
 logger = logging.getLogger("langchain_bhumi")
 
@@ -508,6 +509,7 @@ def _turns(contents: list[Any]) -> list[tuple[str, list[_Located]]]:
         for position, part in enumerate(parts):
             if not isinstance(part, dict):
                 raise RequestDecodeError(f"contents[{index}].parts[{position}] must be an object")
+            _check_part(part, _where(index, position))
             located.append((index, position, part))
         if turns and turns[-1][0] == role:
             turns[-1][1].extend(located)
@@ -516,12 +518,21 @@ def _turns(contents: list[Any]) -> list[tuple[str, list[_Located]]]:
     return turns
 
 
+def _check_part(part: dict[str, Any], where: str) -> None:
+    """The string fields of a part that every turn reads: `text`, `thoughtSignature`."""
+    for camel, snake in (("text", "text"), ("thoughtSignature", "thought_signature")):
+        value = _get(part, camel, snake)
+        if value is not None and not isinstance(value, str):
+            raise wrong_shape(f"{where}.{camel}", "a string", value)
+
+
 def _media_block(part: dict[str, Any], where: str) -> dict[str, Any] | None:
     inline = _get(part, "inlineData", "inline_data")
     if inline is not None:
         if not isinstance(inline, dict) or not isinstance(inline.get("data"), str):
             raise RequestDecodeError(f"{where}.inlineData needs base64 'data'")
         mime = _get(inline, "mimeType", "mime_type")
+        _check_mime(mime, f"{where}.inlineData")
         block: dict[str, Any] = {"type": _kind(mime), "base64": inline["data"]}
         if mime:
             block["mime_type"] = mime
@@ -532,11 +543,17 @@ def _media_block(part: dict[str, Any], where: str) -> dict[str, Any] | None:
         if not isinstance(uri, str) or not uri:
             raise RequestDecodeError(f"{where}.fileData needs a 'fileUri'")
         mime = _get(file_data, "mimeType", "mime_type")
+        _check_mime(mime, f"{where}.fileData")
         block = {"type": _kind(mime), "url": uri}
         if mime:
             block["mime_type"] = mime
         return block
     return None
+
+
+def _check_mime(mime: Any, where: str) -> None:
+    if mime is not None and not isinstance(mime, str):
+        raise wrong_shape(f"{where}.mimeType", "a string", mime)
 
 
 def _gemini_only_files(contents: list[Any]) -> dict[str, str]:
@@ -821,10 +838,14 @@ def _decode_declaration(declaration: Any, where: str) -> dict[str, Any]:
     description = declaration.get("description")
     if isinstance(description, str) and description:
         function["description"] = description
-    schema = lowercase_types(_get(declaration, "parametersJsonSchema", "parameters_json_schema"))
+    given = _get(declaration, "parametersJsonSchema", "parameters_json_schema")
+    if given is not None:
+        check_schema(given, f"{where}.parametersJsonSchema")
+    schema = lowercase_types(given)
     if schema is None:
         gemini_schema = declaration.get("parameters")
         if gemini_schema is not None:
+            check_schema(gemini_schema, f"{where}.parameters", type_numbers=True)
             try:
                 schema = from_gemini_schema(gemini_schema)
             except UnsupportedSchema as exc:
@@ -856,6 +877,8 @@ def _decode_tool_config(
         if not isinstance(calling, dict):
             raise RequestDecodeError("'toolConfig.functionCallingConfig' must be an object")
         mode = calling.get("mode")
+        if mode is not None and not isinstance(mode, str):
+            raise wrong_shape("toolConfig.functionCallingConfig.mode", "a string", mode)
         mode = mode.upper() if isinstance(mode, str) else mode
         names = _get(calling, "allowedFunctionNames", "allowed_function_names") or []
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
@@ -985,8 +1008,12 @@ def _response_format(
     given = _get(config, "responseJsonSchema", "response_json_schema")
     if given is None:
         given = config.get("_responseJsonSchema")
+    if given is not None:
+        check_schema(given, "generationConfig.responseJsonSchema")
     schema = lowercase_types(given)
     gemini_schema = _get(config, "responseSchema", "response_schema")
+    if gemini_schema is not None:
+        check_schema(gemini_schema, "generationConfig.responseSchema", type_numbers=True)
     if mime in (None, "text/plain") and schema is None and gemini_schema is None:
         return None
     # A Gemini backend gets the format as given (schema flavour kept).

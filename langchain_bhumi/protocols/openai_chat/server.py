@@ -76,10 +76,21 @@ from langchain_bhumi.protocols.base import (
     proxy_logger,
     shape_errors_are_bad_requests,
 )
+from langchain_bhumi.protocols.content import check_blocks
 from langchain_bhumi.protocols.openai_chat.client import (
     CUSTOM_TOOL_CALL,
     EXTRA_CONTENT,
     REASONING_DETAILS,
+)
+from langchain_bhumi.protocols.shapes import (
+    check_schema,
+    optional_bool,
+    optional_integer,
+    optional_number,
+    optional_object,
+    optional_string,
+    string_list,
+    wrong_shape,
 )
 
 logger = logging.getLogger("langchain_bhumi")
@@ -165,7 +176,9 @@ class OpenAIChatServer(ServerCodec):
             _first_set(body, "tool_choice", "function_call"), tools
         )
         stop = body.get("stop")
-        response_format = body.get("response_format")
+        if stop is not None and not isinstance(stop, str):
+            string_list(stop, "stop")
+        response_format = optional_object(body, "response_format")
         messages = _decode_messages(body["messages"], unsent)
         if unsent:
             proxy_logger.debug("openai_chat request: not relayed: %s", ", ".join(unsent))
@@ -175,16 +188,16 @@ class OpenAIChatServer(ServerCodec):
             stream=bool(body.get("stream")) if stream is None else stream,
             tools=narrowed,
             tool_choice=choice,
-            parallel_tool_calls=body.get("parallel_tool_calls"),
+            parallel_tool_calls=optional_bool(body, "parallel_tool_calls"),
             response_format=_neutral_response_format(response_format),
-            temperature=body.get("temperature"),
-            top_p=body.get("top_p"),
-            max_tokens=_first_set(body, "max_completion_tokens", "max_tokens"),
+            temperature=optional_number(body, "temperature"),
+            top_p=optional_number(body, "top_p"),
+            max_tokens=_output_limit(body),
             stop=[stop] if isinstance(stop, str) else stop,
-            seed=body.get("seed"),
-            reasoning_effort=body.get("reasoning_effort"),
-            presence_penalty=body.get("presence_penalty"),
-            frequency_penalty=body.get("frequency_penalty"),
+            seed=optional_integer(body, "seed"),
+            reasoning_effort=optional_string(body, "reasoning_effort"),
+            presence_penalty=optional_number(body, "presence_penalty"),
+            frequency_penalty=optional_number(body, "frequency_penalty"),
             extra_body={k: v for k, v in body.items() if k not in _KNOWN_FIELDS},
         )
         native: dict[str, Any] = {}
@@ -232,18 +245,26 @@ class OpenAIChatServer(ServerCodec):
         return {"object": "list", "data": data}
 
 
+def _output_limit(body: dict[str, Any]) -> int | None:
+    """The first of `max_completion_tokens` and `max_tokens` that is not null
+    (`max_completion_tokens: null` with `max_tokens: 512` means 512)."""
+    limit = optional_integer(body, "max_completion_tokens")
+    return limit if limit is not None else optional_integer(body, "max_tokens")
+
+
 def _first_set(body: dict[str, Any], *keys: str) -> Any:
-    """The first of `keys` whose value is not null (`max_completion_tokens: null` with
-    `max_tokens: 512` means 512)."""
+    """The first of `keys` whose value is not null (`tool_choice: null` with a legacy
+    `function_call` means the latter)."""
     return next((body[k] for k in keys if body.get(k) is not None), None)
 
 
-def _neutral_response_format(response_format: Any) -> Any:
+def _neutral_response_format(response_format: dict[str, Any] | None) -> Any:
     """A `json_schema` format without a schema asks for JSON and nothing more."""
     if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
         spec = response_format.get("json_schema")
         if not isinstance(spec, dict) or not isinstance(spec.get("schema"), dict):
             return {"type": "json_object"}
+        check_schema(spec["schema"], "response_format.json_schema.schema")
     return response_format
 
 
@@ -275,16 +296,30 @@ def _decode_tools(
             custom.add(name)
             neutral.append(_custom_as_function(name, spec))
         else:
+            if "function" in tool or tool.get("type") == "function":
+                _check_function(tool.get("function"), f"tools[{number}].function")
             neutral.append(tool)
     declared = {_tool_name(t) for t in neutral}
     for number, function in enumerate(functions or ()):
-        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-            raise RequestDecodeError(f"functions[{number}] needs a 'name'")
+        _check_function(function, f"functions[{number}]")
         if function["name"] not in declared:
             as_tool = {"type": "function", "function": function}
             neutral.append(as_tool)
             native.append(as_tool)
     return neutral or None, native or None, custom
+
+
+def _check_function(function: Any, where: str) -> None:
+    """A function tool's definition: a `name`, and a `description` and `parameters` of
+    the types every backend reads them as."""
+    if not isinstance(function, dict):
+        raise wrong_shape(where, "an object with a 'name'", function)
+    if not isinstance(function.get("name"), str) or not function["name"]:
+        raise wrong_shape(f"{where}.name", "a non-empty string", function.get("name"))
+    optional_string(function, "description", where)
+    parameters = optional_object(function, "parameters", where)
+    if parameters is not None:
+        check_schema(parameters, f"{where}.parameters")
 
 
 def _custom_as_function(name: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -330,8 +365,11 @@ def _decode_tool_choice(
         spec = choice.get(kind) if isinstance(kind, str) else None
         if kind is None and isinstance(choice.get("name"), str):  # legacy `function_call`
             return str(choice["name"]), tools
-        if kind in ("function", "custom") and isinstance(spec, dict) and spec.get("name"):
-            return str(spec["name"]), tools
+        if kind in ("function", "custom"):
+            name = spec.get("name") if isinstance(spec, dict) else None
+            if not isinstance(name, str) or not name:
+                raise wrong_shape(f"tool_choice.{kind}", "an object with a string 'name'", spec)
+            return name, tools
         if kind == "allowed_tools" and isinstance(spec, dict):
             mode = spec.get("mode")
             allowed = {_tool_name(t) for t in spec.get("tools") or () if isinstance(t, dict)}
@@ -370,11 +408,8 @@ def _decode_messages(messages: list[Any], unsent: list[str]) -> list[BaseMessage
             if not isinstance(name, str) or not name:
                 raise RequestDecodeError(f"{where}: a function message needs a 'name'")
             call_id = legacy_ids.pop(name, f"call_fn_{position}")
-            decoded.append(
-                ToolMessage(
-                    content=_content(message.get("content")), tool_call_id=call_id, name=name
-                )
-            )
+            content = _content(message.get("content"), where)
+            decoded.append(ToolMessage(content=content, tool_call_id=call_id, name=name))
         elif role == "assistant":
             legacy_id = f"call_fn_{position}"
             decoded.append(_decode_assistant(message, where, unsent, legacy_id))
@@ -382,41 +417,44 @@ def _decode_messages(messages: list[Any], unsent: list[str]) -> list[BaseMessage
             if isinstance(legacy, dict):
                 legacy_ids[str(legacy.get("name") or "")] = legacy_id
         else:
-            decoded.append(decode_message(message))
+            decoded.append(decode_message(message, where))
     return decoded
 
 
-def decode_message(message: Any) -> BaseMessage:
+def decode_message(message: Any, where: str = "message") -> BaseMessage:
     """One chat-completions message (other than an assistant's) as a LangChain message:
-    `developer` as a `SystemMessage` that keeps its role for OpenAI backends."""
+    `developer` as a `SystemMessage` that keeps its role for OpenAI backends. `where`
+    names the message in errors (`messages[2]`)."""
     if not isinstance(message, dict):
-        raise RequestDecodeError("each message must be an object")
+        raise RequestDecodeError(f"{where} must be an object")
     role = message.get("role")
-    content = message.get("content")
-    name = message.get("name")
-    if role == "system":
-        return SystemMessage(content=_content(content), name=name)
-    if role == "developer":
-        return SystemMessage(content=_content(content), name=name, additional_kwargs=_DEVELOPER)
-    if role == "user":
-        return HumanMessage(content=_content(content), name=name)
-    if role == "tool":
-        return ToolMessage(
-            content=_content(content), tool_call_id=str(message.get("tool_call_id") or "")
-        )
     if role == "assistant":
-        return _decode_assistant(message, "message", [], "call_fn_0")
+        return _decode_assistant(message, where, [], "call_fn_0")
+    content = _content(message.get("content"), where)
+    name = optional_string(message, "name", where)
+    if role == "system":
+        return SystemMessage(content=content, name=name)
+    if role == "developer":
+        return SystemMessage(content=content, name=name, additional_kwargs=_DEVELOPER)
+    if role == "user":
+        return HumanMessage(content=content, name=name)
+    if role == "tool":
+        call_id = optional_string(message, "tool_call_id", where)
+        return ToolMessage(content=content, tool_call_id=call_id or "")
     if isinstance(role, str) and role:
-        return ChatMessage(role=role, content=_content(content))
-    raise RequestDecodeError(f"unknown message role {role!r}")
+        return ChatMessage(role=role, content=content)
+    raise RequestDecodeError(f"{where}: unknown message role {role!r}")
 
 
-def _content(content: Any) -> str | list[Any]:
+def _content(content: Any, where: str) -> str | list[Any]:
     if content is None:
         return ""
-    if isinstance(content, str | list):
+    if isinstance(content, str):
         return content
-    raise RequestDecodeError("message content must be a string or a list of parts")
+    if isinstance(content, list):
+        check_blocks(content, f"{where}.content")
+        return content
+    raise wrong_shape(f"{where}.content", "a string or a list of parts", content)
 
 
 def _decode_assistant(
@@ -426,28 +464,29 @@ def _decode_assistant(
     invalid: list[InvalidToolCall] = []
     extras: dict[str, Any] = {}
     raw_calls = message.get("tool_calls") or []
+    if not isinstance(raw_calls, list):
+        raise wrong_shape(f"{where}.tool_calls", "a list", raw_calls)
     legacy = message.get("function_call")
     if isinstance(legacy, dict):  # deprecated `function_call`: a call with an id of ours
         raw_calls = [*raw_calls, {"id": legacy_id, "type": "function", "function": legacy}]
-    for call in raw_calls:
+    for number, call in enumerate(raw_calls):
+        at = f"{where}.tool_calls[{number}]"
         if not isinstance(call, dict):
-            raise RequestDecodeError(f"{where}.tool_calls entries must be objects")
-        call_id = str(call.get("id") or "")
+            raise wrong_shape(at, "an object", call)
+        call_id = optional_string(call, "id", at) or ""
         custom = call.get("custom")
         if call.get("type") == "custom" and isinstance(custom, dict):
-            name = custom.get("name")
+            name = optional_string(custom, "name", f"{at}.custom")
             raw = json.dumps({"input": custom.get("input") or ""}, ensure_ascii=False)
             extras[call_id] = {CUSTOM_TOOL_CALL: True}
         else:
-            function = call.get("function") or {}
-            name = function.get("name")
+            function = optional_object(call, "function", at) or {}
+            name = optional_string(function, "name", f"{at}.function")
             raw = function.get("arguments") or ""
             if not isinstance(raw, str):  # some clients send the arguments as an object
                 raw = json.dumps(raw, ensure_ascii=False)
             if call.get(EXTRA_CONTENT):
                 extras[call_id] = call[EXTRA_CONTENT]
-        if name is not None and not isinstance(name, str):
-            raise RequestDecodeError(f"{where}: a tool call's name must be a string")
         name = name or ""
         args, error = parse_arguments(raw)
         if args is not None:
@@ -467,7 +506,7 @@ def _decode_assistant(
             kwargs[key] = message[key]
     if extras:
         kwargs[TOOL_CALL_EXTRAS] = extras
-    content = _content(message.get("content"))
+    content = _content(message.get("content"), where)
     if isinstance(content, list):
         kept = [p for p in content if not (isinstance(p, dict) and p.get("type") == "refusal")]
         if len(kept) < len(content):
@@ -479,7 +518,7 @@ def _decode_assistant(
         tool_calls=calls,
         invalid_tool_calls=invalid,
         additional_kwargs=kwargs,
-        name=message.get("name"),
+        name=optional_string(message, "name", where),
     )
 
 

@@ -94,7 +94,14 @@ from langchain_bhumi.protocols.base import (
     ToolChoice,
     shape_errors_are_bad_requests,
 )
+from langchain_bhumi.protocols.content import check_blocks
 from langchain_bhumi.protocols.openai_responses.client import EXTRAS_KEY, RESPONSE_ITEMS
+from langchain_bhumi.protocols.shapes import (
+    check_schema,
+    optional_object,
+    optional_string,
+    wrong_shape,
+)
 
 logger = logging.getLogger("langchain_bhumi.proxy")
 
@@ -187,8 +194,8 @@ class OpenAIResponsesServer(ServerCodec):
         tools = _decode_tools(body.get("tools"), table, hosted)
         tools.extend(_hoisted_tools(items, table, hosted))
         messages: list[BaseMessage] = []
-        instructions = body.get("instructions")
-        if isinstance(instructions, str) and instructions:
+        instructions = optional_string(body, "instructions")
+        if instructions:
             messages.append(SystemMessage(content=instructions))
         own = list(messages)
         for neutral, native in _decode_items(items, table):
@@ -416,8 +423,8 @@ def _decode_items(
             turn = None
 
     for position, item in enumerate(items):
-        kind = item.get("type") or ("message" if "role" in item else None)
         where = f"input[{position}]"
+        kind = optional_string(item, "type", where) or ("message" if "role" in item else None)
         if kind == "message" and item.get("role") == "assistant":
             turn = turn or _Turn()
             turn.text.extend(_assistant_text(item.get("content"), where))
@@ -469,9 +476,10 @@ def _message(item: dict[str, Any], where: str) -> BaseMessage:
 def _content(content: Any, where: str) -> str | list[Any]:
     if isinstance(content, str):
         return content
-    if isinstance(content, list) and all(isinstance(p, dict) for p in content):
-        return content  # Responses parts: protocols.content reads them for every backend
-    raise RequestDecodeError(f"{where}.content must be a string or a list of parts")
+    if isinstance(content, list):
+        check_blocks(content, f"{where}.content")  # protocols.content reads them for all
+        return content
+    raise wrong_shape(f"{where}.content", "a string or a list of parts", content)
 
 
 def _assistant_text(content: Any, where: str) -> list[dict[str, Any]]:
@@ -480,11 +488,12 @@ def _assistant_text(content: Any, where: str) -> list[dict[str, Any]]:
     if not isinstance(content, list):
         raise RequestDecodeError(f"{where}.content must be a string or a list of parts")
     blocks = []
-    for part in content:
+    for number, part in enumerate(content):
         if not isinstance(part, dict):
             continue
-        text = part.get("text") if part.get("type") == "output_text" else part.get("refusal")
-        if isinstance(text, str) and text:
+        field = "text" if part.get("type") == "output_text" else "refusal"
+        text = optional_string(part, field, f"{where}.content[{number}]")
+        if text:
             blocks.append({"type": "text", "text": text})
     return blocks
 
@@ -524,7 +533,7 @@ def _call(item: dict[str, Any], kind: str, turn: _Turn, table: ToolTable, where:
     name = item.get("name")
     if not isinstance(call_id, str) or not isinstance(name, str) or not name:
         raise RequestDecodeError(f"{where}: a {kind} needs 'call_id' and 'name'")
-    backend_name = table.backend_name(name, item.get("namespace"))
+    backend_name = table.backend_name(name, optional_string(item, "namespace", where))
     item_id = item.get("id")
     if isinstance(item_id, str) and item_id and kind == "function_call":
         turn.call_items[call_id] = item_id
@@ -560,6 +569,7 @@ def _output(item: dict[str, Any], where: str) -> ToolMessage:
         content = output or ""
     elif isinstance(output, list):
         content = [p for p in output if isinstance(p, dict)]
+        check_blocks(output, f"{where}.output")
     else:
         content = json.dumps(output, ensure_ascii=False)
     return ToolMessage(content=content, tool_call_id=call_id)
@@ -625,7 +635,10 @@ def _decode_tool(
         return [{"type": "function", "function": function}]
     if isinstance(description, str) and description:
         function["description"] = description
-    function["parameters"] = tool.get("parameters") or {"type": "object", "properties": {}}
+    parameters = optional_object(tool, "parameters", where)
+    if parameters:
+        check_schema(parameters, f"{where}.parameters")
+    function["parameters"] = parameters or {"type": "object", "properties": {}}
     if isinstance(tool.get("strict"), bool):
         function["strict"] = tool["strict"]
     return [{"type": "function", "function": function}]
@@ -685,10 +698,9 @@ def _decode_text_format(text: Any) -> dict[str, Any] | None:
     if fmt.get("type") == "json_object":
         return {"type": "json_object"}
     if fmt.get("type") == "json_schema":
-        schema: dict[str, Any] = {
-            "name": fmt.get("name") or "response",
-            "schema": fmt.get("schema") or {},
-        }
+        given = optional_object(fmt, "schema", "text.format") or {}
+        check_schema(given, "text.format.schema")
+        schema: dict[str, Any] = {"name": fmt.get("name") or "response", "schema": given}
         for key in ("strict", "description"):
             if key in fmt:
                 schema[key] = fmt[key]
